@@ -1,0 +1,200 @@
+"""Turn a stopped recording's spool into stored outputs: file, DASH, thumbnails, metadata.
+
+Runs in a job worker thread, never on the event loop. Idempotent: a retry after a crash or a
+failed upload redoes the work from the spool, which is only removed once everything is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import delete
+
+from telerecord.clock import isoformat, utcnow
+from telerecord.db.models import Account, Asset, Recording, StorageSpan
+from telerecord.media.dash import package_dash
+from telerecord.media.errors import MediaError
+from telerecord.media.finalize import finalize
+from telerecord.media.probe import MediaInfo, probe
+from telerecord.media.thumbnails import make_thumbnails
+from telerecord.runtime import Runtime
+from telerecord.services import events, recordings, stores, urls
+from telerecord.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPES = {
+    ".webm": "video/webm",
+    ".mp4": "video/mp4",
+    ".mpd": "application/dash+xml",
+    ".m4s": "video/iso.segment",
+    ".jpg": "image/jpeg",
+    ".vtt": "text/vtt",
+    ".chk": "video/webm",
+}
+
+
+class PermanentFailure(Exception):
+    """Processing cannot succeed by retrying (nothing usable was recorded)."""
+
+
+@dataclass(frozen=True)
+class Output:
+    type: str  # file | dash | poster | thumbnail | sprite | vtt
+    name: str  # path under the recording's prefix, e.g. "dash/manifest.mpd"
+    path: Path
+
+
+def content_type(name: str) -> str:
+    return CONTENT_TYPES.get(Path(name).suffix, "application/octet-stream")
+
+
+def _file_step(settings: Settings, src: Path, work: Path) -> list[Output]:
+    return [Output("file", f"file/{src.name}", src)]
+
+
+def _dash_step(settings: Settings, src: Path, work: Path) -> list[Output]:
+    out_dir = work / "dash"
+    files = package_dash(src, out_dir, segment_seconds=settings.dash_segment_seconds)
+    return [Output("dash", f"dash/{p.relative_to(out_dir).as_posix()}", p) for p in files]
+
+
+def _thumbnail_step(settings: Settings, src: Path, work: Path) -> list[Output]:
+    try:
+        thumbs = make_thumbnails(src, work / "thumbnails", interval=settings.thumbnail_interval)
+    except MediaError:
+        return []  # audio only: there is nothing to show
+    outputs = [Output("poster", f"thumbnails/{thumbs.poster.name}", thumbs.poster)]
+    outputs += [Output("thumbnail", f"thumbnails/{p.name}", p) for p in thumbs.images]
+    outputs.append(Output("sprite", f"thumbnails/{thumbs.sprite.name}", thumbs.sprite))
+    outputs.append(Output("vtt", f"thumbnails/{thumbs.vtt.name}", thumbs.vtt))
+    return outputs
+
+
+STEPS: dict[str, Callable[[Settings, Path, Path], list[Output]]] = {
+    "file": _file_step,
+    "dash": _dash_step,
+    "thumbnails": _thumbnail_step,
+}
+SIZE_GROUPS = {"file": "file", "dash": "dash"}  # everything else counts as "thumbnails"
+
+
+def process(runtime: Runtime, recording_id: str) -> None:
+    """Do the whole pipeline for one recording in status ``processing``."""
+    settings = runtime.settings
+    with runtime.db.session() as session:
+        rec = session.get(Recording, recording_id)
+        if rec is None or rec.status != "processing":
+            log.info("recording %s: nothing to process", recording_id)
+            return
+        account = session.get(Account, rec.account_id)
+        assert account is not None
+        storage = stores.for_account(settings, account)
+        spool = Path(rec.spool_dir or settings.spool_dir / recording_id)
+        prefix = f"{rec.account_id}/{rec.id}"
+        retention_days = account.retention_days
+
+    work = settings.work_dir / recording_id
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
+        try:
+            src = finalize(spool, work / "file")
+            info = probe(src)
+        except MediaError as exc:
+            raise PermanentFailure(f"no usable media: {exc}") from exc
+        outputs = [o for step in STEPS.values() for o in step(settings, src, work)]
+        stored = [
+            (o, storage.put_file(f"{prefix}/{o.name}", o.path, content_type=content_type(o.name)))
+            for o in outputs
+        ]
+        if not _commit(runtime, recording_id, info, stored, storage.url, prefix, retention_days):
+            storage.delete_prefix(prefix + "/")
+            return
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(spool, ignore_errors=True)
+    log.info("recording %s: complete (%d assets)", recording_id, len(stored))
+
+
+def _commit(
+    runtime: Runtime,
+    recording_id: str,
+    info: MediaInfo,
+    stored: list[tuple[Output, object]],
+    storage_url: str,
+    prefix: str,
+    retention_days: int | None,
+) -> bool:
+    """Record the outputs and complete the recording; False if it was deleted meanwhile."""
+    now = utcnow()
+    with runtime.db.session() as session:
+        rec = session.get(Recording, recording_id)
+        if rec is None or rec.status != "processing":
+            return False
+        session.execute(delete(Asset).where(Asset.recording_id == recording_id))
+        sizes = {"file": 0, "dash": 0, "thumbnails": 0}
+        for output, obj in stored:
+            size = obj.size  # type: ignore[attr-defined]
+            session.add(
+                Asset(
+                    recording_id=recording_id,
+                    type=output.type,
+                    name=output.name,
+                    key=obj.key,  # type: ignore[attr-defined]
+                    size_bytes=size,
+                    sha256=obj.sha256,  # type: ignore[attr-defined]
+                    content_type=content_type(output.name),
+                    created_at=now,
+                )
+            )
+            sizes[SIZE_GROUPS.get(output.type, "thumbnails")] += size
+        rec.status = "complete"
+        rec.format = info.format
+        rec.duration = round(info.duration, 3)
+        rec.tracks = info.tracks
+        rec.sizes = sizes
+        rec.size_bytes = sum(sizes.values())
+        rec.storage_url = storage_url
+        rec.storage_prefix = prefix
+        if retention_days is not None:
+            rec.expires_at = now + timedelta(days=retention_days)
+        session.add(
+            StorageSpan(
+                account_id=rec.account_id,
+                recording_id=rec.id,
+                size_bytes=rec.size_bytes,
+                stored_from=now,
+            )
+        )
+        session.flush()
+        events.emit(session, rec.account_id, "recording.complete", _complete_data(runtime, rec))
+    return True
+
+
+def _complete_data(runtime: Runtime, rec: Recording) -> dict[str, object]:
+    from telerecord.services import media
+
+    data: dict[str, object] = {"recording": recordings.as_api(rec)}
+    try:
+        link = media.download_url(runtime, rec, urls.DEFAULT_EXPIRES_IN)
+    except Exception:  # a webhook without a link beats no webhook
+        log.exception("recording %s: no download URL for the webhook", rec.id)
+        return data
+    data["download_url"] = link.url
+    data["download_expires_at"] = isoformat(link.expires_at)
+    return data
+
+
+def fail(runtime: Runtime, recording_id: str, error: str) -> None:
+    with runtime.db.session() as session:
+        rec = session.get(Recording, recording_id)
+        if rec is None or rec.status in ("complete", "failed"):
+            return
+        recordings.mark_failed(session, rec, error)
+    log.warning("recording %s: failed: %s", recording_id, error)

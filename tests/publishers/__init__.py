@@ -1,0 +1,1 @@
+"""Real WHIP publishers (aiortc, headless Chromium, FFmpeg) for end-to-end tests."""
