@@ -31,7 +31,9 @@ def lan_ip() -> str:
 class ServiceProcess:
     """``telerecord serve`` on a free port with its own data dir; output goes to a log file."""
 
-    def __init__(self, data_dir: Path, *, host: str = "127.0.0.1", env: dict[str, str] | None = None):
+    def __init__(
+        self, data_dir: Path, *, host: str = "127.0.0.1", env: dict[str, str] | None = None
+    ):
         self.data_dir = data_dir
         self.host = host
         self.port = free_port()

@@ -98,7 +98,7 @@ class WhipEcho:
         pc = RTCPeerConnection()
         session = EchoSession(session_id, request.path_params["stream"], None)
 
-        @pc.on("track")  # type: ignore[untyped-decorator,misc]
+        @pc.on("track")
         def _on_track(track: MediaStreamTrack) -> None:
             record = EchoTrack(track.kind)
             session.tracks.append(record)
@@ -106,7 +106,7 @@ class WhipEcho:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-        @pc.on("connectionstatechange")  # type: ignore[untyped-decorator,misc]
+        @pc.on("connectionstatechange")
         def _on_state() -> None:
             session.connection_state = pc.connectionState
 

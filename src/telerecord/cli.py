@@ -10,6 +10,18 @@ from collections.abc import Sequence
 
 from telerecord.settings import Settings, load_settings
 
+FLAGS = (
+    "data_dir",
+    "database_url",
+    "queue_url",
+    "storage_url",
+    "public_url",
+    "host",
+    "port",
+    "stun_url",
+    "public_ip",
+)
+
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", dest="data_dir")
@@ -41,14 +53,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    keys = ("data_dir", "database_url", "queue_url", "storage_url", "public_url", "host", "port")
-    keys += ("stun_url", "public_ip")
-    return load_settings(overrides={k: getattr(args, k, None) for k in keys}).resolved()
+    return load_settings(overrides={k: getattr(args, k, None) for k in FLAGS}).resolved()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         settings = _settings(args)
     except ValueError as exc:

@@ -1,4 +1,4 @@
-"""Domain errors. Each carries the HTTP status it maps to; the API renders them as problem details."""
+"""Domain errors. Each carries the HTTP status it maps to; the API renders them as problems."""
 
 from __future__ import annotations
 

@@ -116,8 +116,12 @@ class JobQueue:
             if self._consumer is not None:
                 return
             self._consumer = _QuietConsumer(
-                self.huey, workers=workers, worker_type="thread", periodic=periodic,
-                max_delay=1.0, check_worker_health=False,
+                self.huey,
+                workers=workers,
+                worker_type="thread",
+                periodic=periodic,
+                max_delay=1.0,
+                check_worker_health=False,
             )
             self._consumer.start()
 

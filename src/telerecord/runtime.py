@@ -1,4 +1,4 @@
-"""The objects a running service shares: settings, database, ingest, jobs. Built once at the edge."""
+"""The objects a running service shares: settings, database, ingest, jobs. Built at the edge."""
 
 from __future__ import annotations
 

@@ -57,6 +57,7 @@ def build_app(runtime: Runtime) -> FastAPI:
         if runtime.jobs.is_embedded and runtime.settings.embedded_worker:
             runtime.jobs.start_consumer()
         delivery = DeliveryWorker(runtime.db)
+        runtime.extras["delivery"] = delivery
         await delivery.start()
         try:
             yield
@@ -66,9 +67,22 @@ def build_app(runtime: Runtime) -> FastAPI:
             await delivery.stop()
             runtime.jobs.stop_consumer()
 
-    app = FastAPI(title="telerecord", version="0.1.0", description=API_DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="telerecord", version="0.1.0", description=API_DESCRIPTION, lifespan=lifespan
+    )
     app.state.runtime = runtime
     install_problems(app)
-    for module in (service, secrets, tokens, streams, recordings, media_urls, webhooks, account, whip, media_files):
+    for module in (
+        service,
+        secrets,
+        tokens,
+        streams,
+        recordings,
+        media_urls,
+        webhooks,
+        account,
+        whip,
+        media_files,
+    ):
         app.include_router(module.router)
     return app

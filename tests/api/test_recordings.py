@@ -22,7 +22,7 @@ def _insert(runtime: Any, account_id: str, n: int, **fields: Any) -> list[str]:
                 stream_name=fields.get("stream_name", f"s{i % 2}"),
                 publish_token_id=fields.get("publish_token_id"),
                 started_at=base,
-                created_at=base + timedelta(seconds=i),
+                created_at=base + timedelta(seconds=fields.get("offset", 0) + i),
                 sizes={},
                 tracks=[],
             )
@@ -31,9 +31,11 @@ def _insert(runtime: Any, account_id: str, n: int, **fields: Any) -> list[str]:
     return ids
 
 
-def test_list_filters_and_pages(client: Any, auth: dict[str, str], account: Any, runtime: Any) -> None:
+def test_list_filters_and_pages(
+    client: Any, auth: dict[str, str], account: Any, runtime: Any
+) -> None:
     ids = _insert(runtime, account[0], 5)
-    failed = _insert(runtime, account[0], 1, status="failed", stream_name="x")
+    failed = _insert(runtime, account[0], 1, status="failed", stream_name="x", offset=10)
     everything = client.get("/v1/recordings?limit=100", headers=auth).json()
     assert [r["id"] for r in everything["data"]][1:] == list(reversed(ids))
     assert everything["data"][0]["id"] == failed[0]
@@ -49,13 +51,33 @@ def test_list_filters_and_pages(client: Any, auth: dict[str, str], account: Any,
     assert client.get("/v1/recordings?status=bogus", headers=auth).status_code == 422
 
 
-def test_recording_object_shape(client: Any, auth: dict[str, str], account: Any, runtime: Any) -> None:
+def test_recording_object_shape(
+    client: Any, auth: dict[str, str], account: Any, runtime: Any
+) -> None:
     (rec_id,) = _insert(runtime, account[0], 1)
     body = client.get(f"/v1/recordings/{rec_id}", headers=auth).json()
     expected = {
-        "id", "kind", "status", "stream_name", "source_id", "publish_token_id", "room_id",
-        "session_id", "peer", "started_at", "ended_at", "duration", "format", "recovered",
-        "error", "av_drift_ms", "size_bytes", "sizes", "tracks", "expires_at", "created_at",
+        "id",
+        "kind",
+        "status",
+        "stream_name",
+        "source_id",
+        "publish_token_id",
+        "room_id",
+        "session_id",
+        "peer",
+        "started_at",
+        "ended_at",
+        "duration",
+        "format",
+        "recovered",
+        "error",
+        "av_drift_ms",
+        "size_bytes",
+        "sizes",
+        "tracks",
+        "expires_at",
+        "created_at",
     }
     assert expected <= set(body)
     assert set(body["sizes"]) >= {"file", "dash", "thumbnails"}
@@ -82,6 +104,9 @@ def test_media_of_unfinished_recording_is_409(
     for path in ("/download", "/assets", "/clip?start=0&duration=1"):
         response = client.get(f"/v1/recordings/{rec_id}{path}", headers=auth)
         assert response.status_code == 409, path
-    assert client.get(f"/v1/recordings/{rec_id}/download?expires_in=0", headers=auth).status_code == 422
+    assert (
+        client.get(f"/v1/recordings/{rec_id}/download?expires_in=0", headers=auth).status_code
+        == 422
+    )
     too_long = client.get(f"/v1/recordings/{rec_id}/download?expires_in=604801", headers=auth)
     assert too_long.status_code == 422

@@ -43,7 +43,9 @@ def test_missing_and_wrong_credentials(client: Any) -> None:
         assert problem["status"] == 401 and problem["title"] and problem["detail"]
 
 
-def test_other_accounts_secret_is_not_found(client: Any, auth: dict[str, str], runtime: Any) -> None:
+def test_other_accounts_secret_is_not_found(
+    client: Any, auth: dict[str, str], runtime: Any
+) -> None:
     from telerecord.services import accounts
 
     with runtime.db.session() as session:

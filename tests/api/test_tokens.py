@@ -31,8 +31,12 @@ def test_token_crud(client: Any, auth: dict[str, str]) -> None:
 def test_token_list_paginates_newest_first(client: Any, auth: dict[str, str]) -> None:
     ids = [_create(client, auth, label=f"t{i}")["id"] for i in range(5)]
     page1 = client.get("/v1/publish-tokens?limit=2", headers=auth).json()
-    page2 = client.get(f"/v1/publish-tokens?limit=2&cursor={page1['next_cursor']}", headers=auth).json()
-    page3 = client.get(f"/v1/publish-tokens?limit=2&cursor={page2['next_cursor']}", headers=auth).json()
+    page2 = client.get(
+        f"/v1/publish-tokens?limit=2&cursor={page1['next_cursor']}", headers=auth
+    ).json()
+    page3 = client.get(
+        f"/v1/publish-tokens?limit=2&cursor={page2['next_cursor']}", headers=auth
+    ).json()
     seen = [t["id"] for t in page1["data"] + page2["data"] + page3["data"]]
     assert seen == list(reversed(ids))
     assert page3["next_cursor"] is None
@@ -47,7 +51,9 @@ def test_invalid_patterns_are_rejected(client: Any, auth: dict[str, str]) -> Non
         assert response.status_code == 422, streams
 
 
-def test_tokens_of_other_accounts_are_invisible(client: Any, auth: dict[str, str], runtime: Any) -> None:
+def test_tokens_of_other_accounts_are_invisible(
+    client: Any, auth: dict[str, str], runtime: Any
+) -> None:
     from telerecord.services import accounts
 
     token = _create(client, auth)
@@ -55,9 +61,12 @@ def test_tokens_of_other_accounts_are_invisible(client: Any, auth: dict[str, str
         _acc, other = accounts.create_account(session, "other")
     other_auth = {"Authorization": f"Bearer {other.secret}"}
     assert client.get(f"/v1/publish-tokens/{token['id']}", headers=other_auth).status_code == 404
-    assert client.patch(
-        f"/v1/publish-tokens/{token['id']}", json={"label": "x"}, headers=other_auth
-    ).status_code == 404
+    assert (
+        client.patch(
+            f"/v1/publish-tokens/{token['id']}", json={"label": "x"}, headers=other_auth
+        ).status_code
+        == 404
+    )
     assert client.delete(f"/v1/publish-tokens/{token['id']}", headers=other_auth).status_code == 404
     assert client.get("/v1/publish-tokens", headers=other_auth).json()["data"] == []
 

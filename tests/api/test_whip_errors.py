@@ -34,7 +34,9 @@ def _token(client: Any, auth: dict[str, str], streams: list[str], record: bool =
     return str(client.post("/v1/publish-tokens", json=body, headers=auth).json()["token"])
 
 
-def _post(client: Any, name: str, token: str | None, body: str, ctype: str = "application/sdp") -> Any:
+def _post(
+    client: Any, name: str, token: str | None, body: str, ctype: str = "application/sdp"
+) -> Any:
     headers = {"Content-Type": ctype}
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from array import array
 from dataclasses import dataclass
 from fractions import Fraction
 
 import av
+
+from telerecord.media.frames import EncodedFrame
 
 ENCODERS = {"VP8": "libvpx", "VP9": "libvpx-vp9", "H264": "libx264", "AV1": "libsvtav1"}
 
@@ -32,11 +35,10 @@ def _video_options(codec: str) -> dict[str, str]:
 def _picture(width: int, height: int, n: int) -> av.VideoFrame:
     """A moving bar over a changing background, so every frame differs."""
     frame = av.VideoFrame(width, height, "yuv420p")
-    luma = bytearray([(n * 7) % 256]) * (width * height)
+    background = bytes([(n * 7) % 256])
     bar = max(1, width // 8)
     x0 = (n * 9) % max(1, width - bar)
-    for row in range(height):
-        luma[row * width + x0 : row * width + x0 + bar] = b"\xeb" * bar
+    luma = (background * x0 + b"\xeb" * bar + background * (width - x0 - bar)) * height
     planes = [
         bytes(luma),
         bytes([90]) * (width * height // 4),
@@ -74,6 +76,13 @@ def encode_video(
     start: float = 0.0,
 ) -> list[Coded]:
     """Encode (width, height, frame count) runs back to back; each run starts on a keyframe."""
+    return list(_encode_video(codec, tuple(sizes), fps, gop, start))
+
+
+@functools.cache
+def _encode_video(
+    codec: str, sizes: tuple[tuple[int, int, int], ...], fps: int, gop: int, start: float
+) -> tuple[Coded, ...]:
     out: list[Coded] = []
     index = 0
     for width, height, count in sizes:
@@ -95,11 +104,16 @@ def encode_video(
             assert packet.pts is not None
             out.append(Coded(bytes(packet), start + packet.pts / fps, packet.is_keyframe))
         index += count
-    return out
+    return tuple(out)
 
 
 def encode_opus(seconds: float, *, start: float = 0.0) -> list[Coded]:
     """20 ms stereo Opus packets of a sine tone."""
+    return list(_encode_opus(seconds, start))
+
+
+@functools.cache
+def _encode_opus(seconds: float, start: float) -> tuple[Coded, ...]:
     enc = av.CodecContext.create("libopus", "w")
     enc.sample_rate = 48000
     enc.layout = "stereo"
@@ -117,4 +131,81 @@ def encode_opus(seconds: float, *, start: float = 0.0) -> list[Coded]:
             out.append(Coded(bytes(packet), start + len(out) * 0.02, True))
     for packet in enc.encode(None):
         out.append(Coded(bytes(packet), start + len(out) * 0.02, True))
-    return out[:count]
+    return tuple(out[:count])
+
+
+def as_frames(
+    kind: str,
+    codec: str,
+    coded: list[Coded],
+    *,
+    t0: float = 1000.0,
+    delay: float = 0.0,
+    rtp_base: int = 123_456,
+    ntp0: float | None = None,
+    sr_after: float = 0.0,
+) -> list[EncodedFrame]:
+    """EncodedFrames as a tap would hand them out.
+
+    `delay`: how late this track arrives (arrival = t0 + time + delay). `ntp0`: sender wall
+    clock at media time 0 (None = no sender reports); wall clocks start at media time sr_after.
+    """
+    rate = 90000 if kind == "video" else 48000
+    frames = []
+    for item in coded:
+        wallclock = None if ntp0 is None or item.time < sr_after else ntp0 + item.time
+        frames.append(
+            EncodedFrame(
+                kind="video" if kind == "video" else "audio",
+                codec=codec,
+                data=item.data,
+                rtp_timestamp=rtp_base + round(item.time * rate),
+                clock_rate=rate,
+                keyframe=item.keyframe,
+                arrival=t0 + item.time + delay,
+                wallclock=wallclock,
+            )
+        )
+    return frames
+
+
+def by_arrival(*tracks: list[EncodedFrame]) -> list[EncodedFrame]:
+    """Interleave tracks in arrival order (stable for equal arrivals)."""
+    return sorted((f for track in tracks for f in track), key=lambda f: f.arrival)
+
+
+@dataclass
+class Decoded:
+    """What a reopened file holds, per kind ("audio"/"video")."""
+
+    format: str
+    duration: float
+    codecs: dict[str, str]
+    times: dict[str, list[float]]  # packet pts in seconds
+    decoded: dict[str, int]  # frames (video) or packets (audio) that decoded
+    sizes: list[tuple[int, int]]  # video frame sizes in order
+
+
+def decode_all(path: object) -> Decoded:
+    """Reopen a file with PyAV and decode every packet; decoding errors raise."""
+    with av.open(str(path)) as container:
+        streams = [s for s in container.streams if s.type in ("audio", "video")]
+        result = Decoded(
+            format=container.format.name,
+            duration=(container.duration or 0) / 1_000_000,
+            codecs={s.type: s.codec_context.name for s in streams},
+            times={s.type: [] for s in streams},
+            decoded={s.type: 0 for s in streams},
+            sizes=[],
+        )
+        for packet in container.demux(streams):
+            if packet.pts is None:
+                continue
+            kind = packet.stream.type
+            assert packet.time_base is not None
+            result.times[kind].append(float(packet.pts * packet.time_base))
+            for frame in packet.decode():
+                result.decoded[kind] += 1
+                if isinstance(frame, av.VideoFrame):
+                    result.sizes.append((frame.width, frame.height))
+    return result

@@ -8,8 +8,9 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+from av.audio.stream import AudioStream
 from av.container import OutputContainer
-from av.stream import Stream
+from av.video.stream import VideoStream
 from PIL import Image, ImageChops, ImageDraw
 
 ENCODERS = {"vp8": "libvpx", "vp9": "libvpx-vp9", "av1": "libsvtav1", "h264": "libx264"}
@@ -55,8 +56,9 @@ def write_recording(
 
 def _video_stream(
     out: OutputContainer, codec: str, size: tuple[int, int], fps: int, keyframe_seconds: float
-) -> Stream:
+) -> VideoStream:
     stream = out.add_stream(ENCODERS[codec], rate=fps)
+    assert isinstance(stream, VideoStream)
     stream.width, stream.height = size
     stream.pix_fmt = "yuv420p"
     stream.bit_rate = 600_000
@@ -67,13 +69,16 @@ def _video_stream(
 
 def _background(size: tuple[int, int]) -> Image.Image:
     ramp = Image.linear_gradient("L").resize(size)
-    return Image.merge("RGB", (ramp, ramp.transpose(Image.Transpose.ROTATE_90).resize(size), ramp.rotate(180)))
+    return Image.merge(
+        "RGB", (ramp, ramp.transpose(Image.Transpose.ROTATE_90).resize(size), ramp.rotate(180))
+    )
 
 
 def _picture(base: Image.Image, n: int, fps: int) -> av.VideoFrame:
     image = ImageChops.offset(base, n * 4, n * 2)
     ImageDraw.Draw(image).text((8, 8), f"{n / fps:.2f}", fill=(255, 255, 255))
-    frame = av.VideoFrame.from_image(image).reformat(format="yuv420p")
+    rgb: av.VideoFrame = av.VideoFrame.from_image(image)  # type: ignore[no-untyped-call]
+    frame = rgb.reformat(format="yuv420p")
     frame.pts, frame.time_base = n, Fraction(1, fps)
     return frame
 
@@ -98,6 +103,8 @@ def _tone(first_sample: int) -> av.AudioFrame:
     return frame
 
 
-def _mux_all(out: OutputContainer, packets: list[av.Packet]) -> None:
+def _mux_all(
+    out: OutputContainer, packets: list[av.Packet[VideoStream]] | list[av.Packet[AudioStream]]
+) -> None:
     for packet in packets:
         out.mux(packet)

@@ -1,13 +1,15 @@
-"""Sequence unwrapping, the reorder buffer and NACK bookkeeping (pure state, no network)."""
+"""Sequence unwrapping, reorder buffer, NACK bookkeeping and the per-SSRC pipeline (no network)."""
 
 from __future__ import annotations
 
+from telerecord.media.frames import EncodedFrame
 from telerecord.media.reorder import (
     RESYNC_AFTER_LATE,
     NackTracker,
     ReorderBuffer,
     SequenceUnwrapper,
 )
+from telerecord.media.rtp_stream import RtpStream
 
 
 def test_sequence_unwrapper_across_wrap() -> None:
@@ -117,3 +119,25 @@ def test_reorder_occasional_duplicates_do_not_resync() -> None:
         buf.push(seq, seq, 0.0)
         buf.push(seq, seq, 0.0)  # every packet twice
     assert buf.resyncs == 0 and buf.late == 1000
+
+
+def test_rtp_stream_reorders_nacks_and_assembles_across_seq_wrap() -> None:
+    frames: list[EncodedFrame] = []
+    stream = RtpStream("video", "VP8", 90000, nack=True, on_frame=frames.append)
+    key = bytes([0x10, 0x02, 0x00, 0x9D, 0x01, 0x2A, 0x40, 0x01, 0xF0, 0x00]) + b"\xaa" * 30
+    parts = [bytes([0x10]) + key[:15], bytes([0x00]) + key[15:30], bytes([0x00]) + key[30:]]
+    ts = (1 << 32) - 1500
+    assert stream.on_packet(65535, ts, False, parts[0], 0.0) == []
+    assert stream.on_packet(1, ts, True, parts[2], 0.01) == [0]  # 0 is missing: NACK it
+    assert frames == [] and stream.needs_tick
+    assert stream.tick(0.05) == []  # too early to ask again
+    assert stream.tick(0.2) == [0]
+    stream.on_packet(0, ts, False, parts[1], 0.25, retransmission=True)
+    assert [(f.data, f.keyframe, f.rtp_timestamp, f.wallclock) for f in frames] == [
+        (key, True, ts, None)
+    ]
+    stream.sender_clock.update((2_208_988_800 + 1000) << 32, ts)
+    delta = bytes([0x10, 0x31, 0x01, 0x00]) + b"\xbb" * 10
+    stream.on_packet(2, ts + 3000, True, delta, 0.3)  # RTP timestamp wraps here
+    assert frames[-1].rtp_timestamp == ts + 3000 and frames[-1].wallclock == 1000 + 3000 / 90000
+    assert stream.lost == 0 and stream.dropped == 0 and not stream.needs_tick

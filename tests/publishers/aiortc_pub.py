@@ -49,11 +49,9 @@ def _force_codec(transceiver: RTCRtpTransceiver, codec: str) -> None:
 async def _wait_connected(pc: RTCPeerConnection) -> None:
     connected = asyncio.Event()
 
-    @pc.on("connectionstatechange")  # type: ignore[untyped-decorator,misc]
+    @pc.on("connectionstatechange")
     def _on_state() -> None:
-        if pc.connectionState == "connected":
-            connected.set()
-        elif pc.connectionState == "failed":
+        if pc.connectionState == "connected" or pc.connectionState == "failed":
             connected.set()
 
     if pc.connectionState != "connected":
@@ -134,7 +132,9 @@ async def publish_aiortc(
     frames = video_track.sent if video_track else 0
     audio_frames = audio_track.sent if audio_track else 0
     span = frames / fps if video_track else audio_frames * 0.02
-    logger.info("published %s: %d video, %d audio frames", session.resource_url, frames, audio_frames)
+    logger.info(
+        "published %s: %d video, %d audio frames", session.resource_url, frames, audio_frames
+    )
     return PublishResult(
         resource_url=session.resource_url,
         video_codec=sdp_video_codec(session.answer_sdp) if video else None,

@@ -12,6 +12,7 @@ address for URLs that must be reachable from outside loopback.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import queue
@@ -121,10 +122,8 @@ def _start_chromium(url: str, profile: Path) -> subprocess.Popen[bytes]:
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     process.wait(timeout=10)
 
 
@@ -195,7 +194,9 @@ async def publish_chromium(
         "delete": "1" if ending == "delete" else "0",
         "result": f"http://127.0.0.1:{server.port}/result",
     }
-    process = _start_chromium(f"http://127.0.0.1:{server.port}/whip.html?{urlencode(query)}", profile)
+    process = _start_chromium(
+        f"http://127.0.0.1:{server.port}/whip.html?{urlencode(query)}", profile
+    )
     try:
         raw = await _await_result(server, process, duration + STARTUP_ALLOWANCE)
     finally:

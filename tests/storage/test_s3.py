@@ -148,6 +148,26 @@ def test_put_multipart(
     assert parts == [1, 2, 3]
 
 
+@pytest.mark.parametrize(
+    ("size", "expected_parts"), [(0, []), (5 * MiB, []), (5 * MiB + 1, [1, 2]), (10 * MiB, [1, 2])]
+)
+def test_part_boundaries(
+    make_storage: StorageFactory,
+    admin: S3Client,
+    bucket: str,
+    tmp_path: Path,
+    size: int,
+    expected_parts: list[int],
+) -> None:
+    parts: list[int] = []
+    storage = make_storage(part_size=5 * MiB, on_part=lambda key, n, total: parts.append(n))
+    source = _file(tmp_path / "a.bin", size)
+    stored = storage.put_file("k/a.bin", source, content_type="x/y")
+    assert parts == expected_parts
+    assert stored.size == size
+    assert _get(admin, bucket, "tenant/k/a.bin") == source.read_bytes()
+
+
 def test_put_replaces_a_different_object(
     make_storage: StorageFactory, admin: S3Client, bucket: str, tmp_path: Path
 ) -> None:

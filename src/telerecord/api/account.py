@@ -70,7 +70,9 @@ def get_settings(account_id: AccountId, runtime: RuntimeDep) -> dict[str, Any]:
 
 
 @router.patch("/settings", response_model=SettingsOut)
-def patch_settings(body: SettingsPatch, account_id: AccountId, runtime: RuntimeDep) -> dict[str, Any]:
+def patch_settings(
+    body: SettingsPatch, account_id: AccountId, runtime: RuntimeDep
+) -> dict[str, Any]:
     changes = body.model_dump(exclude_unset=True)
     if body.storage is not None:
         changes["storage"] = body.storage.model_dump(exclude_unset=True)

@@ -13,6 +13,7 @@ from telerecord.db.models import Account, Recording
 from telerecord.errors import Forbidden, NotFound
 from telerecord.services import processing, stores
 from telerecord.signing import check_token
+from telerecord.storage.base import Storage
 
 router = APIRouter(tags=["media"])
 
@@ -28,7 +29,7 @@ async def media_file(token: str, path: str, request: Request, runtime: RuntimeDe
     if len(parts) < 3:
         raise NotFound("No such file.")
 
-    def _locate() -> tuple[object, str]:
+    def _locate() -> tuple[Storage, str]:
         with runtime.db.session() as session:
             rec = session.get(Recording, parts[1])
             account = session.get(Account, parts[0])
@@ -37,7 +38,7 @@ async def media_file(token: str, path: str, request: Request, runtime: RuntimeDe
             return stores.for_recording(runtime.settings, account, rec.storage_url), rec.id
 
     storage, _ = await run_in_threadpool(_locate)
-    local = storage.local_path(path)  # type: ignore[attr-defined]
+    local = storage.local_path(path)
     ctype = processing.content_type(path)
     if local is not None:
         if not local.is_file():
@@ -45,7 +46,7 @@ async def media_file(token: str, path: str, request: Request, runtime: RuntimeDe
         return FileResponse(local, media_type=ctype)
     if path.endswith(".mpd"):
         # Relative segment URLs must resolve against this signed prefix, not S3's.
-        body = await run_in_threadpool(storage.read_bytes, path)  # type: ignore[attr-defined]
+        body = await run_in_threadpool(storage.read_bytes, path)
         return Response(body, media_type=ctype)
-    url = storage.presign(path, SEGMENT_REDIRECT_SECONDS)  # type: ignore[attr-defined]
+    url = storage.presign(path, SEGMENT_REDIRECT_SECONDS)
     return RedirectResponse(url, status_code=307)

@@ -75,7 +75,9 @@ async def delete_one(recording_id: str, account_id: AccountId, runtime: RuntimeD
 
 
 @router.post("/delete", response_model=DeleteManyResult)
-async def delete_many(body: DeleteMany, account_id: AccountId, runtime: RuntimeDep) -> dict[str, Any]:
+async def delete_many(
+    body: DeleteMany, account_id: AccountId, runtime: RuntimeDep
+) -> dict[str, Any]:
     deleted: list[str] = []
     not_found: list[str] = []
     for recording_id in dict.fromkeys(body.ids):

@@ -41,9 +41,7 @@ def paginate(
     """One page of ``query`` and the cursor of the next page (or None)."""
     if cursor:
         created, id_ = decode_cursor(cursor)
-        query = query.where(
-            or_(created_col < created, and_(created_col == created, id_col < id_))
-        )
+        query = query.where(or_(created_col < created, and_(created_col == created, id_col < id_)))
     rows = session.scalars(query.order_by(created_col.desc(), id_col.desc()).limit(limit + 1)).all()
     if len(rows) <= limit:
         return rows, None

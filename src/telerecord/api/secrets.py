@@ -17,7 +17,9 @@ router = APIRouter(prefix="/v1/api-secrets", tags=["api secrets"])
 
 
 @router.post("", status_code=201, response_model=ApiSecretCreated)
-def create_secret(body: ApiSecretCreate, account_id: AccountId, runtime: RuntimeDep) -> dict[str, object]:
+def create_secret(
+    body: ApiSecretCreate, account_id: AccountId, runtime: RuntimeDep
+) -> dict[str, object]:
     with runtime.db.session() as session:
         new = accounts.create_secret(session, account_id, body.label)
         return {

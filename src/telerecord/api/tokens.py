@@ -8,7 +8,12 @@ from fastapi import APIRouter, Query, Response
 
 from telerecord.api.deps import AccountId, RuntimeDep
 from telerecord.api.pagination import paginate
-from telerecord.api.schemas import PublishTokenCreate, PublishTokenList, PublishTokenOut, PublishTokenPatch
+from telerecord.api.schemas import (
+    PublishTokenCreate,
+    PublishTokenList,
+    PublishTokenOut,
+    PublishTokenPatch,
+)
 from telerecord.clock import isoformat
 from telerecord.db.models import PublishToken
 from telerecord.errors import Conflict
@@ -35,7 +40,9 @@ def as_api(runtime: Runtime, row: PublishToken) -> dict[str, Any]:
 
 
 @router.post("", status_code=201, response_model=PublishTokenOut)
-def create_token(body: PublishTokenCreate, account_id: AccountId, runtime: RuntimeDep) -> dict[str, Any]:
+def create_token(
+    body: PublishTokenCreate, account_id: AccountId, runtime: RuntimeDep
+) -> dict[str, Any]:
     with runtime.db.session() as session:
         row = tokens.create(session, account_id, body.label, body.streams, body.record)
         return as_api(runtime, row)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -32,7 +32,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
 
 
 class Account(Base):
@@ -60,7 +64,9 @@ class ApiSecret(Base):
 class PublishToken(Base):
     __tablename__ = "publish_tokens"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
     label: Mapped[str] = mapped_column(String(200))
     token: Mapped[str] = mapped_column(String(100))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -123,7 +129,9 @@ class StorageSpan(Base):
 
     __tablename__ = "storage_spans"
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
     recording_id: Mapped[str] = mapped_column(String(40), index=True)
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     stored_from: Mapped[datetime] = mapped_column()
@@ -133,7 +141,9 @@ class StorageSpan(Base):
 class Webhook(Base):
     __tablename__ = "webhooks"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
     url: Mapped[str] = mapped_column(Text)
     events: Mapped[list[Any]] = mapped_column(default=list)
     description: Mapped[str] = mapped_column(Text, default="")
@@ -145,7 +155,9 @@ class Webhook(Base):
 class Event(Base):
     __tablename__ = "events"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
     type: Mapped[str] = mapped_column(String(60))
     payload: Mapped[dict[str, Any]] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -155,7 +167,9 @@ class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at"),)
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    webhook_id: Mapped[str] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"), index=True)
+    webhook_id: Mapped[str] = mapped_column(
+        ForeignKey("webhooks.id", ondelete="CASCADE"), index=True
+    )
     event_id: Mapped[str] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
     type: Mapped[str] = mapped_column(String(60))
     attempt: Mapped[int] = mapped_column(default=0)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, Generic, TypeVar
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -17,7 +17,7 @@ class GraceParking(Generic[K, V]):
     reconnected, and its recording goes on.
     """
 
-    def __init__(self, grace: float, expire: Callable[[V], Awaitable[None]]) -> None:
+    def __init__(self, grace: float, expire: Callable[[V], Coroutine[Any, Any, None]]) -> None:
         self.grace = grace
         self._expire = expire
         self._parked: dict[K, tuple[V, asyncio.TimerHandle]] = {}

@@ -13,6 +13,7 @@ from typing import Any
 
 from telerecord.clock import isoformat, utcnow
 from telerecord.db.engine import Database
+from telerecord.db.models import Recording
 from telerecord.errors import Conflict, Forbidden, NotFound
 from telerecord.ids import new_id
 from telerecord.ingest.grace import GraceParking
@@ -85,7 +86,12 @@ class IngestManager:
         )
         self._watchdog: asyncio.Task[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.counters = {"sessions_started": 0, "sessions_ended": 0, "takeovers": 0, "reconnects": 0}
+        self.counters = {
+            "sessions_started": 0,
+            "sessions_ended": 0,
+            "takeovers": 0,
+            "reconnects": 0,
+        }
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
@@ -193,7 +199,9 @@ class IngestManager:
         if graceful or not recording.recorder.has_media:
             await self._finish(recording)
         else:
-            log.info("recording %s: publisher dropped; waiting %.0f s", recording.id, self.parked.grace)
+            log.info(
+                "recording %s: publisher dropped; waiting %.0f s", recording.id, self.parked.grace
+            )
             self.parked.park(stream.key, recording)
 
     async def _finish(self, recording: ActiveRecording) -> None:
@@ -204,7 +212,7 @@ class IngestManager:
 
         def _stop() -> None:
             with self.db.session() as session:
-                rec = session.get(recordings.Recording, recording.id)
+                rec = session.get(Recording, recording.id)
                 if rec is None or rec.status not in recordings.LIVE_STATUSES:
                     return
                 if has_media:
@@ -223,7 +231,10 @@ class IngestManager:
             now = time.monotonic()
             for stream in list(self.streams.values()):
                 session = stream.session
-                if session.failed.is_set() or session.silent_for(now) > self.settings.silence_timeout:
+                if (
+                    session.failed.is_set()
+                    or session.silent_for(now) > self.settings.silence_timeout
+                ):
                     log.info("stream %s: publisher gone", stream.id)
                     try:
                         await self._end(stream, graceful=False)

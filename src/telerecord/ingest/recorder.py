@@ -14,7 +14,6 @@ Limitations (by design of "codec in = codec out"):
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from itertools import count
 from pathlib import Path
@@ -22,7 +21,7 @@ from pathlib import Path
 from telerecord.media.bitstream import frame_size
 from telerecord.media.frames import EncodedFrame
 from telerecord.media.keyframe_gate import KeyframeGate
-from telerecord.media.piece import PieceLayout, supported_video_codec
+from telerecord.media.piece import supported_video_codec
 from telerecord.media.spool import SpoolWriter
 from telerecord.media.timeline import RecordingTimeline
 
@@ -40,31 +39,37 @@ class StreamRecorder:
         self._request_keyframe = request_keyframe
         self._timeline = RecordingTimeline()
         self._gate = KeyframeGate()
-        self._layout: PieceLayout | None = None
         self._video_codec: str | None = None  # fixed by the first written video keyframe
-        self._audio_seen = False
         self._paused = False
         self._closed = False
         self._has_media = False
         self._warned: set[str] = set()
+        self._held: list[tuple[EncodedFrame, float]] = []  # audio before the start decision
 
     def on_frame(self, frame: EncodedFrame) -> None:
         """Take one frame (event loop thread; never blocks)."""
         if self._closed or self._paused or not self._accepts(frame):
             return
-        if frame.kind == "audio":
-            self._audio_seen = True
         local = self._timeline.local_time(frame)
         admission = self._gate.admit(frame.kind, self._usable_keyframe(frame), frame.arrival)
         if admission.request_keyframe:
             self._request_keyframe()
+        if admission.hold:
+            self._held.append((frame, local))
         if not admission.write:
+            if frame.kind == "video" and self._held:
+                self._held.clear()  # not audio-only: audio before the first keyframe is dropped
             return
         if frame.kind == "video" and self._video_codec is None:
             self._video_codec = frame.codec
-        self._ensure_layout(frame.kind)
+        held, self._held = (self._held if admission.release_held else []), []
+        for earlier, earlier_local in held:
+            self._write(earlier, earlier_local)
+        self._write(frame, local)
+
+    def _write(self, frame: EncodedFrame, local: float) -> None:
         when = self._timeline.to_recording(frame.kind, local)
-        if self._spool.write(frame.kind, frame.data, when, frame.keyframe):
+        if self._spool.write(frame.kind, frame.codec, frame.data, when, frame.keyframe):
             self._has_media = True
         elif frame.kind == "video":
             log.warning("recording %s: writer queue full, waiting for a keyframe", self._name)
@@ -75,18 +80,18 @@ class StreamRecorder:
         self._request_keyframe = request_keyframe
         self._timeline.begin_segment()
         self._gate.reset()
+        self._held.clear()
 
     def pause(self) -> None:
         """Stop writing; the paused span is left out of the file."""
         if not self._paused:
             self._paused = True
-            self._timeline.pause(time.monotonic())
+            self._timeline.pause()
 
     def resume(self) -> None:
         """Continue writing; video restarts on a keyframe (requested now)."""
         if self._paused:
             self._paused = False
-            self._timeline.resume(time.monotonic())
             self._gate.wait_for_keyframe()
             if self._video_codec is not None:
                 self._request_keyframe()
@@ -132,13 +137,3 @@ class StreamRecorder:
         if not frame.keyframe:
             return False
         return frame.codec != "H264" or frame_size("H264", frame.data) is not None
-
-    def _ensure_layout(self, kind: str) -> None:
-        layout = self._layout
-        if layout is not None and (layout.video_codec if kind == "video" else layout.audio):
-            return
-        video = self._video_codec
-        audio = self._audio_seen or (layout is not None and layout.audio)
-        self._layout = PieceLayout(video, audio)
-        log.info("recording %s: new piece %s", self._name, self._layout)
-        self._spool.new_piece(self._layout)

@@ -16,7 +16,7 @@ def accepted_codecs() -> str:
 
 
 def check_offer(text: str) -> None:
-    """Raise BadRequest for something that is not an SDP offer, NotAcceptable for codecs we can't record."""
+    """BadRequest if ``text`` is no SDP offer; NotAcceptable if nothing in it can be recorded."""
     if not text.startswith("v=0"):
         raise BadRequest("The body is not an SDP offer (it must start with 'v=0').")
     sections = re.split(r"\r?\n(?=m=)", text)
@@ -39,7 +39,9 @@ def check_offer(text: str) -> None:
                 f"Accepted codecs: {accepted_codecs()}."
             )
     if recordable == 0:
-        raise NotAcceptable(f"The offer has no audio or video to record. Accepted codecs: {accepted_codecs()}.")
+        raise NotAcceptable(
+            f"The offer has no audio or video to record. Accepted codecs: {accepted_codecs()}."
+        )
 
 
 def add_public_ip(answer: str, public_ip: str) -> str:

@@ -69,7 +69,8 @@ def _copy_range(source: InputContainer, target: OutputContainer, start: float, e
     anchor = next((s for s in streams if s.type == "video"), streams[0])
     assert anchor.time_base is not None
     source.seek(max(0, int(start / anchor.time_base)), stream=anchor)
-    mapping = {s.index: target.add_stream_from_template(s) for s in streams}
+    # opaque=True copies the template's codec: a decoder such as libdav1d has no encoder.
+    mapping = {s.index: target.add_stream_from_template(s, opaque=True) for s in streams}
     # The demuxer ends each stream with an empty flush packet without timestamps.
     packets = (p for p in source.demux(streams) if p.pts is not None and p.dts is not None)
     cut, pending = _find_cut(packets, anchor, start)
@@ -85,10 +86,12 @@ def _copy_range(source: InputContainer, target: OutputContainer, start: float, e
     return cut
 
 
-def _find_cut(packets: Iterator[av.Packet], anchor: Stream, start: float) -> tuple[float, list[av.Packet]]:
+def _find_cut(
+    packets: Iterator[av.Packet[Stream]], anchor: Stream, start: float
+) -> tuple[float, list[av.Packet[Stream]]]:
     """Read up to the first anchor packet after `start`; return the cut time and the
     packets read from it on (a seek can land before the last keyframe at or before start)."""
-    pending: list[av.Packet] = []
+    pending: list[av.Packet[Stream]] = []
     cut: float | None = None
     for packet in packets:
         pending.append(packet)
@@ -105,7 +108,7 @@ def _find_cut(packets: Iterator[av.Packet], anchor: Stream, start: float) -> tup
     return cut, pending
 
 
-def _mux(packet: av.Packet, cut: float, stream: Stream, target: OutputContainer) -> None:
+def _mux(packet: av.Packet[Stream], cut: float, stream: Stream, target: OutputContainer) -> None:
     assert packet.pts is not None and packet.dts is not None and packet.time_base is not None
     shift = round(cut / packet.time_base)
     packet.pts -= shift

@@ -79,7 +79,8 @@ def _copy_to_dash(
     }
     output: OutputContainer = av.open(str(manifest), "w", format="dash", options=options)
     with output:
-        mapping = {s.index: output.add_stream_from_template(s) for s in streams}
+        # opaque=True copies the template's codec: a decoder such as libdav1d has no encoder.
+        mapping = {s.index: output.add_stream_from_template(s, opaque=True) for s in streams}
         for packet in source.demux(streams):
             # The demuxer ends each stream with an empty flush packet that has no dts.
             if packet.dts is None:

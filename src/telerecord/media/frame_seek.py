@@ -35,7 +35,10 @@ class _FrameSeeker:
         # Cues (WebM) or the sample table (MP4) give keyframe times without reading media;
         # the WebM demuxer reads its Cues on the first seek, so this is filled after it.
         self._keyframes: list[float] | None = None
-        self._packets: Iterator[av.Packet] = iter(())
+        # Frame threads hold frames back: a lone keyframe would come out only after
+        # more packets. Slice threads return it from its own packet.
+        stream.codec_context.thread_type = "SLICE"
+        self._packets: Iterator[av.Packet[VideoStream]] = iter(())
         self._gop_start: float | None = None  # set while decoding every frame of one GOP
         self._last: VideoFrame | None = None
 
@@ -63,9 +66,9 @@ class _FrameSeeker:
         self._packets = self._container.demux(self._stream)
         self._gop_start = None
         first = next((p for p in self._packets if p.pts is not None), None)
-        if first is None or first.time_base is None:
+        if first is None or first.pts is None or first.time_base is None:
             return None
-        start = float(first.pts * first.time_base)  # type: ignore[operator]
+        start = float(first.pts * first.time_base)
         codec = self._stream.codec_context
         if first.is_keyframe and t - start <= self._tolerance:
             codec.skip_frame = "NONKEY"
@@ -77,28 +80,29 @@ class _FrameSeeker:
     def _continue_gop(self, t: float) -> VideoFrame | None:
         return self._decode_until(t, None)
 
-    def _first_frame(self, first: av.Packet) -> VideoFrame | None:
+    def _first_frame(self, first: av.Packet[VideoStream]) -> VideoFrame | None:
         for packet in _chain(first, self._packets):
             frames = packet.decode()
             if frames:
-                return frames[0]  # type: ignore[return-value]
+                return frames[0]
         return None
 
-    def _decode_until(self, t: float, first: av.Packet | None) -> VideoFrame | None:
+    def _decode_until(self, t: float, first: av.Packet[VideoStream] | None) -> VideoFrame | None:
         packets = self._packets if first is None else _chain(first, self._packets)
         # Half a frame of slack so a frame at t (rounded down by the time base) counts.
         limit = t - 0.5 / float(self._stream.average_rate or 30)
         found: VideoFrame | None = None
         for packet in packets:
             for frame in packet.decode():
-                assert isinstance(frame, VideoFrame)
                 found = frame
                 if frame.time is not None and frame.time >= limit:
                     return frame
         return found
 
 
-def _chain(first: av.Packet, rest: Iterator[av.Packet]) -> Iterator[av.Packet]:
+def _chain(
+    first: av.Packet[VideoStream], rest: Iterator[av.Packet[VideoStream]]
+) -> Iterator[av.Packet[VideoStream]]:
     # itertools.chain, not a generator: closing a generator would close `rest` too.
     return itertools.chain((first,), rest)
 
@@ -107,6 +111,4 @@ def _indexed_keyframes(stream: VideoStream) -> list[float]:
     time_base = stream.time_base
     if time_base is None:
         return []
-    return sorted(
-        float(e.timestamp * time_base) for e in stream.index_entries if e.is_keyframe
-    )
+    return sorted(float(e.timestamp * time_base) for e in stream.index_entries if e.is_keyframe)

@@ -2,7 +2,8 @@
 
 Audio that arrives before the first video keyframe is dropped so that the file starts with
 both tracks together, unless no video frame shows up within AUDIO_ONLY_AFTER seconds of the
-first audio frame: then the stream is treated as audio-only and audio flows at once.
+first audio frame: then the stream is treated as audio-only, and the audio held back while
+waiting is released (`Admission.release_held`) so an audio-only file loses nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ KEYFRAME_REQUEST_INTERVAL = 1.0
 class Admission:
     write: bool
     request_keyframe: bool = False
+    hold: bool = False  # audio waiting for the start decision: keep it for now
+    release_held: bool = False  # audio-only decided: write the held audio first
 
 
 class KeyframeGate:
@@ -48,8 +51,8 @@ class KeyframeGate:
             self._first_audio = now
         if not self._video_seen and now - self._first_audio >= AUDIO_ONLY_AFTER:
             self._started = True  # audio-only stream
-            return Admission(True)
-        return Admission(False)
+            return Admission(True, release_held=True)
+        return Admission(False, hold=not self._video_seen)
 
     def _admit_video(self, keyframe: bool, now: float) -> Admission:
         self._video_seen = True

@@ -44,9 +44,10 @@ MP4_OPTIONS = {
     "flush_packets": "1",
     "max_interleave_delta": "1000000",
 }
-# Packets are buffered until every expected track has one (so the header knows all tracks
-# and their start), but never longer than this much media.
-_START_WAIT = 2.0
+# A piece holds back its first packets until it has seen both audio and video, or this much
+# media has passed: the header must list every track, and a track's start offset is only
+# kept (MP4 edit list) if its first packet comes before the first fragment is written.
+START_WAIT = 1.0
 _VIDEO_RATE = 90000
 _AUDIO_RATE = 48000
 
@@ -78,19 +79,24 @@ def supported_video_codec(codec: str) -> bool:
 @dataclass(slots=True)
 class _Pending:
     kind: Kind
+    codec: str
     data: bytes
     time: float
     keyframe: bool
 
 
 class PieceWriter:
-    """Writes one piece file; `write` takes recording-timeline seconds, strictly increasing."""
+    """Writes one piece file; `write` takes recording-timeline seconds, strictly increasing.
 
-    def __init__(self, path: Path, layout: PieceLayout) -> None:
-        if layout.video_codec is None and not layout.audio:
-            raise ValueError("a piece needs at least one track")
-        self.path = path
-        self.layout = layout
+    The tracks (and so the container and file name) are chosen from the first packets; a
+    packet that does not fit the piece once it is open is refused (`write` returns False).
+    """
+
+    def __init__(self, spool_dir: Path, number: int) -> None:
+        self.spool_dir = spool_dir
+        self.number = number
+        self.layout: PieceLayout | None = None
+        self.path: Path | None = None
         self._container: OutputContainer | None = None
         self._streams: dict[Kind, Stream] = {}
         self._start: list[_Pending] = []
@@ -98,15 +104,22 @@ class PieceWriter:
         self._last_video_duration = 1 / 30
         self.packets = 0
 
-    def write(self, kind: Kind, data: bytes, time: float, keyframe: bool) -> None:
-        """Queue one packet for muxing (video is held one frame to learn its duration)."""
-        item = _Pending(kind, data, time, keyframe)
+    def write(self, kind: Kind, codec: str, data: bytes, time: float, keyframe: bool) -> bool:
+        """Mux one packet (video is held one frame to learn its duration).
+
+        False if the packet belongs to a track this (open) piece does not have.
+        """
+        item = _Pending(kind, codec, data, time, keyframe)
         if self._container is None:
             self._start.append(item)
             if self._ready_to_open():
                 self._open()
-            return
-        self._route(item)
+            return True
+        assert self.layout is not None
+        fits = self.layout.audio if kind == "audio" else self.layout.video_codec == codec
+        if fits:
+            self._route(item)
+        return fits
 
     def close(self) -> None:
         """Flush held packets and write the trailer (WebM Cues/Duration, last MP4 fragment)."""
@@ -121,19 +134,15 @@ class PieceWriter:
 
     # --- internals ---------------------------------------------------------------------
 
-    def _expected(self) -> set[Kind]:
-        kinds: set[Kind] = {"audio"} if self.layout.audio else set()
-        if self.layout.video_codec is not None:
-            kinds.add("video")
-        return kinds
-
     def _ready_to_open(self) -> bool:
         seen = {item.kind for item in self._start}
         span = self._start[-1].time - self._start[0].time
-        return seen >= self._expected() or span >= _START_WAIT
+        return len(seen) == 2 or span >= START_WAIT
 
     def _open(self) -> None:
-        layout = self.layout
+        video = next((i.codec for i in self._start if i.kind == "video"), None)
+        layout = self.layout = PieceLayout(video, any(i.kind == "audio" for i in self._start))
+        self.path = self.spool_dir / f"piece-{self.number:04d}.{layout.format}"
         options = MP4_OPTIONS if layout.format == "mp4" else WEBM_OPTIONS
         container = av.open(str(self.path), "w", format=layout.format, options=dict(options))
         if layout.video_codec is not None:
@@ -144,7 +153,8 @@ class PieceWriter:
         log.info("piece %s: opened (%s)", self.path.name, layout)
         pending, self._start = self._start, []
         for item in pending:
-            self._route(item)
+            if item.kind == "audio" or item.codec == video:
+                self._route(item)
 
     def _add_video(self, container: OutputContainer, codec: str) -> Stream:
         size = next(

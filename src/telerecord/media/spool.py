@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from telerecord.media.piece import Kind, PieceLayout, PieceWriter
+from telerecord.media.piece import Kind, PieceWriter
 
 log = logging.getLogger(__name__)
 
@@ -22,47 +22,35 @@ _QUEUE_LIMIT = 4000  # ~40 s of 480p video + audio; beyond that the disk is not 
 @dataclass(frozen=True, slots=True)
 class _Packet:
     kind: Kind
+    codec: str
     data: bytes
     time: float
     keyframe: bool
 
 
-@dataclass(frozen=True, slots=True)
-class _NewPiece:
-    layout: PieceLayout
-
-
-_Item = _Packet | _NewPiece | None  # None = close
-
-
-def piece_path(spool_dir: Path, number: int, layout: PieceLayout) -> Path:
-    """spool_dir/piece-0001.webm style names; numbers sort in recording order."""
-    return spool_dir / f"piece-{number:04d}.{layout.format}"
-
-
 class SpoolWriter:
-    """Queue + writer thread for one recording's pieces."""
+    """Queue + writer thread for one recording's pieces (spool_dir/piece-0001.webm, ...).
+
+    A new piece starts when a packet does not fit the current one: a track that was not
+    there when the piece opened (video joining an audio-only recording), or another codec.
+    """
 
     def __init__(self, spool_dir: Path, name: str = "recording") -> None:
         spool_dir.mkdir(parents=True, exist_ok=True)
         self.spool_dir = spool_dir
         self.errors = 0
-        self._queue: queue.Queue[_Item] = queue.Queue(maxsize=_QUEUE_LIMIT)
+        self._queue: queue.Queue[_Packet | None] = queue.Queue(maxsize=_QUEUE_LIMIT)
         self._pieces = 0
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=f"spool-{name}", daemon=True)
         self._thread.start()
 
-    def new_piece(self, layout: PieceLayout) -> None:
-        """Close the current piece (if any); following packets go to a new one."""
-        self._queue.put(_NewPiece(layout))
-
-    def write(self, kind: Kind, data: bytes, time: float, keyframe: bool) -> bool:
+    def write(self, kind: Kind, codec: str, data: bytes, time: float, keyframe: bool) -> bool:
         """Enqueue one packet; False if the queue is full and the packet was dropped."""
         if self._closed:
             return False
         try:
-            self._queue.put_nowait(_Packet(kind, data, time, keyframe))
+            self._queue.put_nowait(_Packet(kind, codec, data, time, keyframe))
         except queue.Full:
             return False
         return True
@@ -85,25 +73,27 @@ class SpoolWriter:
 
     def _run(self) -> None:
         piece: PieceWriter | None = None
-        while True:
-            item = self._queue.get()
-            if item is None:
-                break
-            if isinstance(item, _NewPiece):
+        while (item := self._queue.get()) is not None:
+            if piece is None:
+                piece = self._new_piece()
+            if not self._write(piece, item):
+                log.info("spool %s: %s %s: new piece", self.spool_dir, item.kind, item.codec)
                 self._finish(piece)
-                self._pieces += 1
-                piece = PieceWriter(piece_path(self.spool_dir, self._pieces, item.layout), item.layout)
-            elif piece is not None:
-                piece = self._write(piece, item)
+                piece = self._new_piece()
+                self._write(piece, item)
         self._finish(piece)
 
-    def _write(self, piece: PieceWriter, item: _Packet) -> PieceWriter:
+    def _new_piece(self) -> PieceWriter:
+        self._pieces += 1
+        return PieceWriter(self.spool_dir, self._pieces)
+
+    def _write(self, piece: PieceWriter, item: _Packet) -> bool:
         try:
-            piece.write(item.kind, item.data, item.time, item.keyframe)
+            return piece.write(item.kind, item.codec, item.data, item.time, item.keyframe)
         except Exception:  # one bad packet must not end the recording
             self.errors += 1
-            log.exception("spool %s: dropped a %s packet", piece.path.name, item.kind)
-        return piece
+            log.exception("spool %s: dropped a %s packet", piece.path, item.kind)
+            return True
 
     def _finish(self, piece: PieceWriter | None) -> None:
         if piece is None:
@@ -112,4 +102,4 @@ class SpoolWriter:
             piece.close()
         except Exception:
             self.errors += 1
-            log.exception("spool %s: close failed", piece.path.name)
+            log.exception("spool %s: close failed", piece.path)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import socket
@@ -43,10 +44,7 @@ from aiortc.rtp import (
 )
 
 from telerecord.media.frames import EncodedFrame
-from telerecord.media.reception import ReceptionStats
-from telerecord.media.reorder import NackTracker, ReorderBuffer, SequenceUnwrapper
-from telerecord.media.rtp_depacketize import AssembledFrame, FrameAssembler
-from telerecord.media.sender_clock import SenderClock, TimestampUnwrapper
+from telerecord.media.rtp_stream import RtpStream
 
 logger = logging.getLogger(__name__)
 
@@ -55,16 +53,10 @@ FrameCallback = Callable[[EncodedFrame], None]
 RECEIVE_BUFFER_BYTES = 2 << 20  # 16 streams overflowed the default buffer (RcvbufErrors)
 PLI_MIN_INTERVAL = 0.5  # seconds between two PLIs of one track
 REMB_BITRATE = 10_000_000  # fixed ceiling: we record, we do not need to throttle publishers
-VIDEO_REORDER_DELAY = 0.5  # long enough for a NACK to be answered a few times
-AUDIO_REORDER_DELAY = 0.08
-NACK_RETRY_INTERVAL = 0.1
-NACK_MAX_TRIES = 4
 TICK_INTERVAL = 0.02
 
 _SEQ_TS_SSRC = struct.Struct("!HII")
 _EXT_LENGTH = struct.Struct("!H")
-
-_Packet = tuple[int, bool, bytes]  # (RTP timestamp, marker, payload)
 
 
 @dataclass(slots=True)
@@ -92,33 +84,37 @@ class TrackTap:
         self._stats = TapStats()
         self._on_frame = on_frame
         self._receiver: RTCRtpReceiver = transceiver.receiver
+        if getattr(self._receiver, "_RTCRtpReceiver__started", False):
+            raise RuntimeError("attach_taps() after media started: aiortc's decoder already runs")
         self._rtcp_ssrc: int = transceiver.sender._ssrc
         self._codecs: dict[int, RTCRtpCodecParameters] = {}
         self._rtx_apt: dict[int, int] = {}  # RTX payload type -> media payload type
         self._payload_type = -1
-        self._clock_rate = 90000 if self.kind == "video" else 48000
         self._nack_enabled = False
         self._remb_enabled = False
         self._media_ssrc: int | None = None
+        self._stream = self._new_stream(90000 if self.kind == "video" else 48000)
+        self._ended_streams = TapStats()  # counters of streams replaced by a new SSRC
         self._last_pli = -PLI_MIN_INTERVAL
-        self._now = 0.0
         self._transport: Any = None
         self._fast_path: _RtpFastPath | None = None
         self._rtcp_task: asyncio.Task[None] | None = None
         self._tick: asyncio.TimerHandle | None = None
         self._sending: set[asyncio.Task[None]] = set()
-        self._reset_stream()
         self._receiver.receive = self._receive  # type: ignore[method-assign]
         self._receiver.stop = self._stop  # type: ignore[method-assign]
 
     @property
     def stats(self) -> TapStats:
-        """Current counters."""
-        stats = self._stats
-        stats.frames_dropped = self._dropped_before + self._assembler.dropped
-        stats.garbage = self._garbage_before + self._assembler.garbage
-        stats.lost = self._lost_before + self._reorder.skipped
-        return stats
+        """A snapshot of the counters."""
+        stream, ended = self._stream, self._ended_streams
+        return dataclasses.replace(
+            self._stats,
+            frames=ended.frames + stream.frames,
+            frames_dropped=ended.frames_dropped + stream.dropped,
+            garbage=self._stats.garbage + ended.garbage + stream.garbage,
+            lost=ended.lost + stream.lost,
+        )
 
     def request_keyframe(self) -> None:
         """Send a PLI now, unless one went out less than PLI_MIN_INTERVAL ago; audio: no-op."""
@@ -142,12 +138,12 @@ class TrackTap:
         feedback = {(fb.type, fb.parameter) for c in parameters.codecs for fb in c.rtcpFeedback}
         self._nack_enabled = self.kind == "video" and ("nack", None) in feedback
         self._remb_enabled = self.kind == "video" and ("goog-remb", None) in feedback
+        self._stream = self._new_stream(self._stream.clock_rate)
         self._transport = self._receiver.transport
         self._fast_path = _RtpFastPath.install(self._transport)
         self._fast_path.add(self, parameters)
         self._transport._register_rtp_receiver(self, parameters)  # RTCP: SR and BYE
         _raise_receive_buffer(self._transport)
-        self._reset_stream()  # now with NACK on or off as negotiated
         self._rtcp_task = asyncio.ensure_future(self._run_rtcp())
 
     async def _stop(self) -> None:
@@ -165,7 +161,7 @@ class TrackTap:
             self._tick = None
         track: Any = self._receiver.track
         if track is not None and track.readyState == "live":
-            track._queue.put_nowait(None)  # recv() raises MediaStreamError, like aiortc does
+            track._queue.put_nowait(None)  # recv() raises MediaStreamError, as aiortc does
 
     # RtpReceiver protocol of aiortc's RtpRouter.
     def _handle_disconnect(self) -> None:
@@ -174,8 +170,8 @@ class TrackTap:
     async def _handle_rtcp_packet(self, packet: AnyRtcpPacket) -> None:
         if isinstance(packet, RtcpSrPacket) and packet.ssrc == self._media_ssrc:
             info = packet.sender_info
-            self._sender_clock.update(info.ntp_timestamp, info.rtp_timestamp)
-            self._reception.on_sender_report(info.ntp_timestamp, time.monotonic())
+            self._stream.sender_clock.update(info.ntp_timestamp, info.rtp_timestamp)
+            self._stream.reception.on_sender_report(info.ntp_timestamp, time.monotonic())
         elif isinstance(packet, RtcpByePacket):
             logger.info("tap %s %s: BYE from the sender", self.kind, self.codec)
 
@@ -195,7 +191,7 @@ class TrackTap:
     def _on_rtp(
         self, payload_type: int, marker: bool, seq: int, timestamp: int, ssrc: int, payload: bytes
     ) -> None:
-        now = self._now = time.monotonic()
+        now = time.monotonic()
         self.last_packet_at = now
         stats = self._stats
         stats.packets += 1
@@ -210,94 +206,68 @@ class TrackTap:
         elif ssrc != self._media_ssrc:
             self._new_media_ssrc(ssrc)
         if payload_type != self._payload_type and not self._switch_codec(payload_type):
-            self._garbage_before += 1
+            stats.garbage += 1
             return
-        useq = self._seq.unwrap(seq)
-        self._reception.on_packet(useq, timestamp, now, retransmission=retransmission)
-        if self._nacks is not None:
-            missing = self._nacks.on_packet(useq, now)
-            if missing:
-                self._send_nack(missing)
-        push = self._assembler.push
-        for rseq, (rts, rmarker, rpayload) in self._reorder.push(
-            useq, (timestamp, marker, payload), now
-        ):
-            push(rseq, rts, rmarker, rpayload)
-        if self._assembler.waiting_for_keyframe:
-            self._send_pli(now)
-        if self._tick is None and (self._reorder.held or (self._nacks and self._nacks.pending)):
-            self._tick = asyncio.get_running_loop().call_later(TICK_INTERVAL, self._on_tick)
-
-    def _emit(self, frame: AssembledFrame) -> None:
-        self._stats.frames += 1
-        self._on_frame(
-            EncodedFrame(
-                kind=self.kind,
-                codec=self.codec,
-                data=frame.data,
-                rtp_timestamp=self._timestamps.unwrap(frame.timestamp),
-                clock_rate=self._clock_rate,
-                keyframe=frame.keyframe,
-                arrival=self._now,
-                wallclock=self._sender_clock.wallclock(frame.timestamp),
-            )
+        stream = self._stream
+        missing = stream.on_packet(
+            seq, timestamp, marker, payload, now, retransmission=retransmission
         )
+        if missing:
+            self._send_nack(missing)
+        if stream.waiting_for_keyframe:
+            self._send_pli(now)
+        if self._tick is None and stream.needs_tick:
+            self._tick = asyncio.get_running_loop().call_later(TICK_INTERVAL, self._on_tick)
 
     def _on_tick(self) -> None:
         self._tick = None
-        now = self._now = time.monotonic()
-        for seq, (timestamp, marker, payload) in self._reorder.expire(now):
-            self._assembler.push(seq, timestamp, marker, payload)
-        if self._assembler.waiting_for_keyframe:
+        now = time.monotonic()
+        stream = self._stream
+        again = stream.tick(now)
+        if again:
+            self._send_nack(again)
+        if stream.waiting_for_keyframe:
             self._send_pli(now)
-        nacks = self._nacks
-        if nacks is not None and self._reorder.next_seq is not None:
-            nacks.forget_below(self._reorder.next_seq)
-            again = nacks.due(now)
-            if again:
-                self._send_nack(again)
-        if self._reorder.held or (nacks is not None and nacks.pending):
+        if stream.needs_tick:
             self._tick = asyncio.get_running_loop().call_later(TICK_INTERVAL, self._on_tick)
 
     # --- stream state ----------------------------------------------------------------------
 
-    def _reset_stream(self) -> None:
-        """Fresh per-SSRC state (first packet, or the sender restarted with a new SSRC)."""
-        old = getattr(self, "_assembler", None)
-        self._dropped_before = getattr(self, "_dropped_before", 0) + (old.dropped if old else 0)
-        self._garbage_before = getattr(self, "_garbage_before", 0) + (old.garbage if old else 0)
-        reorder = getattr(self, "_reorder", None)
-        self._lost_before = getattr(self, "_lost_before", 0) + (reorder.skipped if reorder else 0)
-        video = self.kind == "video"
-        self._seq = SequenceUnwrapper()
-        self._timestamps = TimestampUnwrapper()
-        self._sender_clock = SenderClock(self._clock_rate)
-        self._reception = ReceptionStats(self._clock_rate)
-        delay = VIDEO_REORDER_DELAY if video else AUDIO_REORDER_DELAY
-        self._reorder: ReorderBuffer[_Packet] = ReorderBuffer(delay, max_packets=2048)
-        self._nacks = (
-            NackTracker(NACK_RETRY_INTERVAL, NACK_MAX_TRIES, max_missing=256)
-            if self._nack_enabled
-            else None
-        )
-        self._assembler = FrameAssembler(self.codec or "VP8", self._emit)
+    def _new_stream(self, clock_rate: int) -> RtpStream:
+        codec = self.codec or "VP8"
+        nack = self._nack_enabled
+        return RtpStream(self.kind, codec, clock_rate, nack=nack, on_frame=self._deliver)
+
+    def _deliver(self, frame: EncodedFrame) -> None:
+        try:
+            self._on_frame(frame)
+        except Exception:  # a consumer bug must not tear down aiortc's transport loop
+            logger.exception("tap %s %s: on_frame failed", self.kind, self.codec)
+
+    def _replace_stream(self, clock_rate: int) -> None:
+        """Fresh per-SSRC state; the old stream's counters are kept in the totals."""
+        old, ended = self._stream, self._ended_streams
+        ended.frames += old.frames
+        ended.frames_dropped += old.dropped
+        ended.garbage += old.garbage
+        ended.lost += old.lost
+        self._stream = self._new_stream(clock_rate)
 
     def _new_media_ssrc(self, ssrc: int) -> None:
         if self._media_ssrc is not None:
             logger.info("tap %s: new SSRC %d (was %d)", self.kind, ssrc, self._media_ssrc)
+            self._replace_stream(self._stream.clock_rate)
         self._media_ssrc = ssrc
-        self._reset_stream()
 
     def _switch_codec(self, payload_type: int) -> bool:
         codec = self._codecs.get(payload_type)
         if codec is None:
             return False
         self._payload_type = payload_type
-        self._clock_rate = codec.clockRate
         name = _codec_name(codec)
-        if name != self._assembler.codec.upper() or name != self.codec:
+        if name != self._stream.codec or codec.clockRate != self._stream.clock_rate:
             self.codec = name
-            self._reset_stream()
+            self._replace_stream(codec.clockRate)
         return True
 
     # --- RTCP out ------------------------------------------------------------------------
@@ -335,7 +305,7 @@ class TrackTap:
     async def _run_rtcp(self) -> None:
         while True:
             await asyncio.sleep(0.5 + random.random())  # RFC 3550 randomised interval
-            block = self._reception.report(time.monotonic())
+            block = self._stream.reception.report(time.monotonic())
             if block is None or self._media_ssrc is None:
                 continue
             info = RtcpReceiverInfo(
@@ -407,10 +377,14 @@ class _RtpFastPath:
             offset += 4 + 4 * _EXT_LENGTH.unpack_from(data, offset + 2)[0]
         end = size - data[-1] if first & 0x20 else size
         if offset > end or first >> 6 != 2:
-            tap._garbage_before += 1
+            tap._stats.garbage += 1
             return
         second = data[1]
-        tap._on_rtp(second & 0x7F, second > 127, seq, timestamp, ssrc, data[offset:end])
+        try:
+            tap._on_rtp(second & 0x7F, second > 127, seq, timestamp, ssrc, data[offset:end])
+        except Exception:  # never let one bad packet end the transport's receive loop
+            tap._stats.garbage += 1
+            logger.exception("tap %s: packet handling failed", tap.kind)
 
     def _learn(self, ssrc: int, payload_type: int) -> TrackTap | None:
         # Unsignalled SSRC (no a=ssrc lines): the payload type decides, as aiortc's router does.

@@ -24,6 +24,7 @@ JPEG_QUALITY = 82
 # A camera often starts black or grey: look at this many thumbnails for a poster with detail.
 POSTER_CANDIDATES = 3
 FLAT_STDDEV = 6.0
+MIN_TAIL = 0.1
 
 
 @dataclass
@@ -58,7 +59,8 @@ def make_thumbnails(
             start, duration = container_span(container)
             if duration <= 0:
                 raise MediaError("no usable media")
-            count = max(1, math.ceil(duration / interval - 1e-9))
+            # A last image for a sliver (e.g. Opus codec delay past the video) is useless.
+            count = max(1, math.ceil((duration - MIN_TAIL) / interval))
             times = [start + i * interval for i in range(count)]
             result = _write_images(container, stream, times, out_dir, interval, width)
     except av.FFmpegError as exc:
@@ -89,7 +91,7 @@ def _write_images(
             first = frame
         if poster is None and i < POSTER_CANDIDATES and not _is_flat(frame):
             poster = _poster_image(frame)
-        tile = frame.to_image(width=tile_w, height=tile_h)
+        tile = _rgb_image(frame, tile_w, tile_h)
         images.append(out_dir / f"thumb-{i + 1:05d}.jpg")
         tile.save(images[-1], quality=JPEG_QUALITY)
         sprite.paste(tile, ((i % columns) * tile_w, (i // columns) * tile_h))
@@ -111,13 +113,18 @@ def _tile_size(stream: VideoStream, width: int) -> tuple[int, int]:
 
 def _poster_image(frame: VideoFrame) -> Image.Image:
     if frame.width <= POSTER_MAX_WIDTH:
-        return frame.to_image()
+        return _rgb_image(frame, frame.width, frame.height)
     height = max(2, round(POSTER_MAX_WIDTH * frame.height / frame.width / 2) * 2)
-    return frame.to_image(width=POSTER_MAX_WIDTH, height=height)
+    return _rgb_image(frame, POSTER_MAX_WIDTH, height)
+
+
+def _rgb_image(frame: VideoFrame, width: int, height: int) -> Image.Image:
+    image: Image.Image = frame.to_image(width=width, height=height)  # type: ignore[no-untyped-call]
+    return image
 
 
 def _is_flat(frame: VideoFrame) -> bool:
-    small = frame.to_image(width=64, height=36).convert("L")
+    small = _rgb_image(frame, 64, 36).convert("L")
     return bool(ImageStat.Stat(small).stddev[0] < FLAT_STDDEV)
 
 
@@ -128,7 +135,8 @@ def _write_vtt(
     columns = min(SPRITE_COLUMNS, count)
     lines = ["WEBVTT", ""]
     for i in range(count):
-        begin, end = i * interval, min((i + 1) * interval, duration)
+        begin = i * interval
+        end = duration if i == count - 1 else min((i + 1) * interval, duration)
         x, y = (i % columns) * tile_w, (i // columns) * tile_h
         lines += [
             f"{_vtt_time(begin)} --> {_vtt_time(end)}",

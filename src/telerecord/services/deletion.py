@@ -34,15 +34,15 @@ def delete_recording(runtime: Runtime, account_id: str, recording_id: str) -> No
         shutil.rmtree(Path(spool), ignore_errors=True)
     shutil.rmtree(runtime.settings.work_dir / recording_id, ignore_errors=True)
     with runtime.db.session() as session:
-        rec = session.get(Recording, recording_id)
-        if rec is None:
+        row = session.get(Recording, recording_id)
+        if row is None:
             return
-        data = {"recording": recordings.as_api(rec)}
+        data = {"recording": recordings.as_api(row)}
         session.execute(
             update(StorageSpan)
             .where(StorageSpan.recording_id == recording_id, StorageSpan.stored_until.is_(None))
             .values(stored_until=utcnow())
         )
-        session.delete(rec)
+        session.delete(row)
         events.emit(session, account_id, "recording.deleted", data)
     log.info("recording %s: deleted", recording_id)

@@ -64,7 +64,9 @@ def download_url(runtime: Runtime, rec: Recording, expires_in: int) -> urls.Sign
     _require_complete(rec)
     for asset in _assets(rec):
         if asset.type == "file":
-            return urls.signed_url(runtime.settings, storage_of(runtime, rec), asset.key, expires_in)
+            return urls.signed_url(
+                runtime.settings, storage_of(runtime, rec), asset.key, expires_in
+            )
     raise NotFound(f"Recording {rec.id} has no file.")
 
 
@@ -152,5 +154,5 @@ def _local_copy(storage: Storage, key: str, dest: Path) -> Path:
     path = storage.local_path(key)
     if path is not None:
         return path
-    storage.get_file(key, dest)  # type: ignore[attr-defined]
+    storage.get_file(key, dest)
     return dest

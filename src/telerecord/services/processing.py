@@ -25,6 +25,7 @@ from telerecord.media.thumbnails import make_thumbnails
 from telerecord.runtime import Runtime
 from telerecord.services import events, recordings, stores, urls
 from telerecord.settings import Settings
+from telerecord.storage.base import StoredObject
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ def _commit(
     runtime: Runtime,
     recording_id: str,
     info: MediaInfo,
-    stored: list[tuple[Output, object]],
+    stored: list[tuple[Output, StoredObject]],
     storage_url: str,
     prefix: str,
     retention_days: int | None,
@@ -140,15 +141,15 @@ def _commit(
         session.execute(delete(Asset).where(Asset.recording_id == recording_id))
         sizes = {"file": 0, "dash": 0, "thumbnails": 0}
         for output, obj in stored:
-            size = obj.size  # type: ignore[attr-defined]
+            size = obj.size
             session.add(
                 Asset(
                     recording_id=recording_id,
                     type=output.type,
                     name=output.name,
-                    key=obj.key,  # type: ignore[attr-defined]
+                    key=obj.key,
                     size_bytes=size,
-                    sha256=obj.sha256,  # type: ignore[attr-defined]
+                    sha256=obj.sha256,
                     content_type=content_type(output.name),
                     created_at=now,
                 )

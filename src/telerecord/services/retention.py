@@ -60,7 +60,9 @@ def _enforce_quota(runtime: Runtime, account_id: str, quota: int, deleted: list[
         used -= size
 
 
-def _delete(runtime: Runtime, account_id: str, recording_id: str, why: str, deleted: list[str]) -> None:
+def _delete(
+    runtime: Runtime, account_id: str, recording_id: str, why: str, deleted: list[str]
+) -> None:
     try:
         delete_recording(runtime, account_id, recording_id)
     except NotFound:

@@ -21,7 +21,7 @@ _PATTERN = re.compile(r"^(\*|[A-Za-z0-9._~-]{1,200}\*?)$")
 def check_stream_name(name: str) -> None:
     if not STREAM_NAME.match(name):
         raise Unprocessable(
-            f"stream name {name!r} is not valid: 1-200 characters of letters, digits, '.', '_', '~', '-'."
+            f"stream name {name!r} is not valid: use 1-200 letters, digits, '.', '_', '~' or '-'."
         )
 
 
@@ -45,7 +45,9 @@ def allows(patterns: list[str], stream_name: str) -> bool:
     return False
 
 
-def create(session: Session, account_id: str, label: str, streams: list[str], record: bool) -> PublishToken:
+def create(
+    session: Session, account_id: str, label: str, streams: list[str], record: bool
+) -> PublishToken:
     check_patterns(streams)
     token = new_secret("ptk")
     row = PublishToken(

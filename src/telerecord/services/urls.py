@@ -35,4 +35,6 @@ def signed_url(
         if presigned is not None:
             return SignedUrl(presigned, datetime.fromtimestamp(expires, UTC))
     token = make_token(settings.signing_key.encode(), scope or key, expires)
-    return SignedUrl(f"{settings.public_url}/media/{token}/{key}", datetime.fromtimestamp(expires, UTC))
+    return SignedUrl(
+        f"{settings.public_url}/media/{token}/{key}", datetime.fromtimestamp(expires, UTC)
+    )

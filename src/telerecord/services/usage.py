@@ -28,7 +28,11 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
         start = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)
     except ValueError:
         raise Unprocessable(f"month {month!r} is not YYYY-MM.") from None
-    end = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
+    end = (
+        start.replace(year=start.year + 1, month=1)
+        if start.month == 12
+        else start.replace(month=start.month + 1)
+    )
     return start, end
 
 
@@ -61,4 +65,6 @@ def usage(session: Session, account_id: str, month: str | None = None) -> Usage:
     count = session.scalar(
         select(func.count()).select_from(Recording).where(Recording.account_id == account_id)
     )
-    return Usage(storage_bytes(session, account_id), int(count or 0), month, byte_seconds / GB / 3600)
+    return Usage(
+        storage_bytes(session, account_id), int(count or 0), month, byte_seconds / GB / 3600
+    )

@@ -32,7 +32,9 @@ class TestSent:
 def check_url(url: str) -> None:
     """An absolute http(s) URL with a host, or Unprocessable."""
     if len(url) > MAX_URL_LENGTH or any(c.isspace() for c in url):
-        raise Unprocessable(f"url must be an http or https URL of at most {MAX_URL_LENGTH} characters.")
+        raise Unprocessable(
+            f"url must be an http or https URL of at most {MAX_URL_LENGTH} characters."
+        )
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a malformed port

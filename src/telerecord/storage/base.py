@@ -40,6 +40,14 @@ class Storage(Protocol):
 
     def local_path(self, key: str) -> Path | None: ...
 
+    def read_bytes(self, key: str) -> bytes:
+        """The whole object (for small ones, such as a DASH manifest)."""
+        ...
+
+    def get_file(self, key: str, dest: Path) -> None:
+        """Copy the object to the local file ``dest``."""
+        ...
+
     def presign(self, key: str, expires_in: int, *, filename: str | None = None) -> str | None: ...
 
 

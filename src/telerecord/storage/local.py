@@ -79,6 +79,12 @@ class LocalStorage:
         """The file's path under the root (it may not exist)."""
         return self.root / check_key(key)
 
+    def read_bytes(self, key: str) -> bytes:
+        return (self.root / check_key(key)).read_bytes()
+
+    def get_file(self, key: str, dest: Path) -> None:
+        shutil.copyfile(self.root / check_key(key), dest)
+
     def presign(self, key: str, expires_in: int, *, filename: str | None = None) -> str | None:
         """Local files are served through the service's own signed URLs: None."""
         check_key(key)

@@ -55,6 +55,8 @@ class S3Storage:
         read_timeout: float = 60.0,
         on_part: PartCallback | None = None,
     ) -> None:
+        if part_size < 5 * MiB:
+            raise ValueError("part_size must be at least 5 MiB (S3's smallest part)")
         if (access_key_id is None) != (secret_access_key is None):
             raise ValueError("give both access_key_id and secret_access_key, or neither")
         self.location = location
@@ -107,6 +109,22 @@ class S3Storage:
     def local_path(self, key: str) -> Path | None:
         check_key(key)
         return None
+
+    def read_bytes(self, key: str) -> bytes:
+        full_key = self._full_key(key)
+
+        def _read() -> bytes:
+            response = self.client.get_object(Bucket=self.location.bucket, Key=full_key)
+            return bytes(response["Body"].read())
+
+        return self._retry(_read, f"reading {full_key}")
+
+    def get_file(self, key: str, dest: Path) -> None:
+        full_key = self._full_key(key)
+        self._retry(
+            lambda: self.client.download_file(self.location.bucket, full_key, str(dest)),
+            f"downloading {full_key}",
+        )
 
     def presign(self, key: str, expires_in: int, *, filename: str | None = None) -> str | None:
         """A presigned GET URL (range requests work); `filename` makes it a download."""

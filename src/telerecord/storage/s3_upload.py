@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+from botocore.exceptions import ClientError, HTTPClientError, IncompleteReadError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from telerecord.storage.checksum import FileDigest, multipart_etag
@@ -76,12 +76,14 @@ class Upload:
 
 def is_transient(exc: Exception) -> bool:
     """Whether another attempt may succeed (network, server-side or verification trouble)."""
-    if isinstance(exc, VerificationError | HTTPClientError | BotoConnectionError):
+    if isinstance(
+        exc, VerificationError | HTTPClientError | BotoConnectionError | IncompleteReadError
+    ):
         return True
     if isinstance(exc, ClientError):
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         return status >= 500 or _code(exc) in _TRANSIENT_CODES
-    return isinstance(exc, BotoCoreError) and "IncompleteRead" in type(exc).__name__
+    return False
 
 
 def upload_verified(up: Upload) -> None:
@@ -169,7 +171,7 @@ def _put_multipart(up: Upload) -> None:
 
 def _resume_or_create(up: Upload) -> tuple[str, set[int]]:
     """The upload to continue (and its parts that match the file), or a new upload."""
-    upload_id = None  # MUTATION
+    upload_id = _latest_upload(up)
     if upload_id is not None:
         try:
             stored = _matching_parts(up, upload_id)
