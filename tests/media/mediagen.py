@@ -7,8 +7,10 @@ import math
 from array import array
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import cast
 
 import av
+from av.video.codeccontext import VideoCodecContext
 
 from telerecord.media.frames import EncodedFrame
 
@@ -27,8 +29,8 @@ class Coded:
 def _video_options(codec: str) -> dict[str, str]:
     if codec == "H264":
         return {"preset": "ultrafast", "tune": "zerolatency", "bf": "0"}
-    if codec == "AV1":
-        return {"preset": "12"}
+    if codec == "AV1":  # low delay: no frame reordering, as in WebRTC
+        return {"preset": "12", "svtav1-params": "pred-struct=1"}
     return {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
 
 
@@ -86,12 +88,13 @@ def _encode_video(
     out: list[Coded] = []
     index = 0
     for width, height, count in sizes:
-        enc = av.CodecContext.create(ENCODERS[codec], "w")
+        enc = cast(VideoCodecContext, av.CodecContext.create(ENCODERS[codec], "w"))
         enc.width, enc.height, enc.pix_fmt = width, height, "yuv420p"
         enc.time_base = Fraction(1, fps)
         enc.framerate = Fraction(fps, 1)
         enc.gop_size = gop
-        enc.bit_rate = 300_000
+        if codec != "AV1":  # SVT-AV1 low delay takes CRF, not a VBR target
+            enc.bit_rate = 300_000
         enc.options = _video_options(codec)
         frames = []
         for n in range(count):
@@ -198,12 +201,10 @@ def decode_all(path: object) -> Decoded:
             decoded={s.type: 0 for s in streams},
             sizes=[],
         )
-        for packet in container.demux(streams):
-            if packet.pts is None:
-                continue
+        for packet in container.demux(streams):  # ends with empty packets that flush decoders
             kind = packet.stream.type
-            assert packet.time_base is not None
-            result.times[kind].append(float(packet.pts * packet.time_base))
+            if packet.pts is not None and packet.time_base is not None:
+                result.times[kind].append(float(packet.pts * packet.time_base))
             for frame in packet.decode():
                 result.decoded[kind] += 1
                 if isinstance(frame, av.VideoFrame):

@@ -61,7 +61,7 @@ def test_joins_pieces_in_order_into_one_seekable_file(
         container.seek(3 * av.time_base)  # Cues / moov index
         video = container.streams.video[0]
         packet = next(p for p in container.demux(video) if p.pts is not None)
-        assert packet.time_base is not None
+        assert packet.time_base is not None and packet.pts is not None
         assert 1.0 <= float(packet.pts * packet.time_base) <= 3.1
 
 

@@ -50,8 +50,11 @@ def test_packet_duration_from_toc(toc: bytes, samples: int) -> None:
 def test_head_makes_a_decodable_webm_without_an_encoder() -> None:
     buffer = io.BytesIO()
     packets = encode_opus(0.5)
-    with av.open(buffer, "w", format="webm") as out:
-        template = av.open(io.BytesIO(), "w", format="webm").add_stream("libopus", rate=48000)
+    with (
+        av.open(buffer, "w", format="webm") as out,
+        av.open(io.BytesIO(), "w", format="webm") as scratch,
+    ):
+        template = scratch.add_stream("libopus", rate=48000)
         stream = out.add_stream_from_template(template, opaque=True)
         stream.codec_context.extradata = opus_head(2)
         for index, coded in enumerate(packets):
@@ -61,8 +64,8 @@ def test_head_makes_a_decodable_webm_without_an_encoder() -> None:
             packet.stream = stream
             out.mux(packet)
     buffer.seek(0)
-    with av.open(buffer) as reopened:
+    with av.open(buffer, "r") as reopened:
         audio = reopened.streams.audio[0]
         assert audio.codec_context.extradata == opus_head(2)
-        samples = sum(frame.samples for frame in reopened.decode(audio))
+        samples = sum(int(frame.samples) for frame in reopened.decode(audio))
     assert samples == pytest.approx(0.5 * 48000, abs=960)

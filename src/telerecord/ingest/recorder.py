@@ -67,14 +67,6 @@ class StreamRecorder:
             self._write(earlier, earlier_local)
         self._write(frame, local)
 
-    def _write(self, frame: EncodedFrame, local: float) -> None:
-        when = self._timeline.to_recording(frame.kind, local)
-        if self._spool.write(frame.kind, frame.codec, frame.data, when, frame.keyframe):
-            self._has_media = True
-        elif frame.kind == "video":
-            log.warning("recording %s: writer queue full, waiting for a keyframe", self._name)
-            self._gate.wait_for_keyframe()
-
     def begin_segment(self, request_keyframe: Callable[[], None]) -> None:
         """A reconnect continues this recording: new RTP clocks, wait for a keyframe again."""
         self._request_keyframe = request_keyframe
@@ -137,3 +129,11 @@ class StreamRecorder:
         if not frame.keyframe:
             return False
         return frame.codec != "H264" or frame_size("H264", frame.data) is not None
+
+    def _write(self, frame: EncodedFrame, local: float) -> None:
+        when = self._timeline.to_recording(frame.kind, local)
+        if self._spool.write(frame.kind, frame.codec, frame.data, when, frame.keyframe):
+            self._has_media = True
+        elif frame.kind == "video":
+            log.warning("recording %s: writer queue full, waiting for a keyframe", self._name)
+            self._gate.wait_for_keyframe()

@@ -52,8 +52,12 @@ def make_clip(src: Path, out: Path, start: float, duration: float) -> ClipRange:
                 raise ValueError(f"clip start {start:g} s is beyond the end ({total:.3f} s)")
             end = origin + min(start + duration, total)
             fmt, options = _FORMATS[src.suffix]
-            with av.open(str(out), "w", format=fmt, options=options) as target:
-                first = _copy_range(source, target, origin + start, end)
+            try:
+                with av.open(str(out), "w", format=fmt, options=options) as target:
+                    first = _copy_range(source, target, origin + start, end)
+            except BaseException:
+                out.unlink(missing_ok=True)  # never leave half a clip behind
+                raise
     except av.FFmpegError as exc:
         raise MediaError(f"clip failed: {exc}") from exc
     result = ClipRange(start=max(0.0, first - origin), duration=end - first)

@@ -143,6 +143,9 @@ class PieceWriter:
         video = next((i.codec for i in self._start if i.kind == "video"), None)
         layout = self.layout = PieceLayout(video, any(i.kind == "audio" for i in self._start))
         self.path = self.spool_dir / f"piece-{self.number:04d}.{layout.format}"
+        # PyAV 18 hands av.open(options=...) to avformat_write_header, which applies generic
+        # AVFormatContext options (flush_packets, max_interleave_delta) and the muxer's private
+        # ones (cluster_time_limit, movflags, frag_duration) alike; unused keys get logged.
         options = MP4_OPTIONS if layout.format == "mp4" else WEBM_OPTIONS
         container = av.open(str(self.path), "w", format=layout.format, options=dict(options))
         if layout.video_codec is not None:
