@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import multiprocessing
 import multiprocessing.connection
 import resource
@@ -31,47 +32,73 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 WARMUP = 3.0  # seconds after the last connection before measuring
 DRAIN = 2.0  # seconds after the publishers stop before counting what arrived
+VIDEO_SOURCE = "testsrc2=size=854x480:rate=30,noise=alls=12:allf=t"
 
 
-def make_media(path: Path, seconds: int = 10) -> None:
-    """854x480 30 fps VP8 at ~2.5 Mbit/s (noisy test pattern) + Opus, keyframe every 3 s."""
+def _encode_clip(seconds: int) -> tuple[list[Any], list[Any], Any, Any]:
+    """`seconds` of 854x480 30 fps VP8 ~2.5 Mbit/s (noisy test pattern, keyframe every 3 s)
+    and mono Opus, as packets of two mux streams of a throwaway container."""
     fps = 30
-    video_in = av.open("testsrc2=size=854x480:rate=30,noise=alls=12:allf=t", format="lavfi")
-    audio_in = av.open("sine=frequency=440:sample_rate=48000", format="lavfi")
-    with av.open(str(path), "w", format="webm") as out:
-        video: Any = out.add_stream("libvpx", rate=fps)
-        video.width, video.height, video.pix_fmt = 854, 480, "yuv420p"
-        video.bit_rate = 2_500_000
-        video.gop_size = 90
-        video.options = {
-            "deadline": "realtime",
-            "cpu-used": "8",
-            "lag-in-frames": "0",
-            "minrate": "2500000",
-            "maxrate": "2500000",
-            "bufsize": "2500000",
-        }
-        audio: Any = out.add_stream("libopus", rate=48000)
-        audio.layout = "mono"
-        for index, frame in enumerate(video_in.decode(video=0)):
+    scratch = av.open(io.BytesIO(), "w", format="webm")
+    video: Any = scratch.add_stream("libvpx", rate=fps)
+    video.width, video.height, video.pix_fmt = 854, 480, "yuv420p"
+    video.bit_rate = 2_500_000
+    video.gop_size = 90
+    video.options = {
+        "deadline": "realtime",
+        "cpu-used": "8",
+        "lag-in-frames": "0",
+        "minrate": "2500000",
+        "maxrate": "2500000",
+        "bufsize": "2500000",
+    }
+    audio: Any = scratch.add_stream("libopus", rate=48000)
+    audio.layout = "mono"
+    video_packets: list[Any] = []
+    with av.open(VIDEO_SOURCE, format="lavfi") as source:
+        for index, frame in enumerate(source.decode(video=0)):
             if index >= fps * seconds:
                 break
             frame.pts, frame.time_base = index, Fraction(1, fps)
             frame.pict_type = av.video.frame.PictureType.NONE  # lavfi marks all as I: not forced
-            out.mux(video.encode(frame))
-        out.mux(video.encode(None))
-        resampler = av.AudioResampler(format="s16", layout="mono", rate=48000)
-        samples = 0
-        for sound in audio_in.decode(audio=0):
+            video_packets += video.encode(frame)
+        video_packets += video.encode(None)
+    audio_packets: list[Any] = []
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=48000)
+    samples = 0
+    with av.open("sine=frequency=440:sample_rate=48000", format="lavfi") as source:
+        for sound in source.decode(audio=0):
             if samples >= 48000 * seconds:
                 break
             for chunk in resampler.resample(sound):
                 chunk.pts = samples
                 samples += chunk.samples
-                out.mux(audio.encode(chunk))
-        out.mux(audio.encode(None))
-    video_in.close()
-    audio_in.close()
+                audio_packets += audio.encode(chunk)
+        audio_packets += audio.encode(None)
+    return video_packets, audio_packets, video, audio
+
+
+def make_media(path: Path, seconds: int, clip_seconds: int = 10) -> None:
+    """A WebM of `seconds` (a whole number of clips): the clip encoded once, then repeated.
+
+    MediaPlayer(loop=True) is no option: with decode=False its clock goes back at each
+    loop and it then sends as fast as it can.
+    """
+    video_packets, audio_packets, video_codec, audio_codec = _encode_clip(clip_seconds)
+    with av.open(str(path), "w", format="webm") as out:
+        video = out.add_stream_from_template(video_codec)
+        audio = out.add_stream_from_template(audio_codec)
+        for repeat in range(max(1, seconds // clip_seconds)):
+            for packets, stream in ((video_packets, video), (audio_packets, audio)):
+                shift = int(repeat * clip_seconds / packets[0].time_base)
+                for packet in packets:
+                    if packet.pts is None:
+                        continue
+                    copy = av.Packet(bytes(packet))
+                    copy.pts, copy.dts = packet.pts + shift, (packet.dts or packet.pts) + shift
+                    copy.time_base, copy.is_keyframe = packet.time_base, packet.is_keyframe
+                    copy.stream = stream
+                    out.mux(copy)
 
 
 # --- publisher process -------------------------------------------------------------------
@@ -85,7 +112,7 @@ async def _publish(conn: multiprocessing.connection.Connection, media: str, n: i
     pcs, sent = [], Counter[int]()
     for index in range(n):
         pc = RTCPeerConnection()
-        player = MediaPlayer(media, decode=False, loop=True)
+        player = MediaPlayer(media, decode=False)
         for track in (player.audio, player.video):
             assert track is not None
             if track.kind == "video":
@@ -235,7 +262,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         media = args.media or Path(tmp) / "publisher.webm"
         if not args.media:
-            make_media(media)
+            make_media(media, seconds=int(args.seconds + 50))
         print(
             f"{'mode':6} {'N':>3} {'cpu s/stream-s':>15} {'us/frame':>9} {'sent':>6} "
             f"{'recv':>6} {'lost fr':>7} {'lost pk':>7} {'dropped':>7} {'MiB/stream':>10} "

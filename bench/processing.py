@@ -7,7 +7,8 @@ its packets repeated with shifted timestamps). Each run times, on the same input
   ours: file = telerecord.media.finalize (spool piece -> seekable WebM), then on that
         file package_dash, make_thumbnails and probe.
   cli:  ffmpeg -c copy out.webm; ffmpeg -c copy -f dash; ffmpeg fps=1/10,scale=160:-1
-        thumbnails + a tile=10xN sprite (one decode) and a poster; ffprobe.
+        thumbnails + a tile=10xN sprite (one decode) and a poster; ffprobe -show_format
+        -show_streams (headers only: our probe also reads every packet for bitrates).
 
 Prints medians of --runs runs side by side. Usage:
   .venv/bin/python bench/processing.py --minutes 10 60 --runs 3
@@ -16,6 +17,7 @@ Prints medians of --runs runs side by side. Usage:
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import shutil
 import statistics
@@ -59,12 +61,16 @@ def main() -> None:
         piece = _recording(minutes)
         ours: dict[str, list[float]] = {s: [] for s in STEPS}
         cli: dict[str, list[float]] = {s: [] for s in STEPS}
+        remux: list[float] = []
         for _ in range(args.runs):
             for step, seconds in _run_ours(piece, OUT / f"ours-{minutes}").items():
                 ours[step].append(seconds)
             for step, seconds in _run_cli(piece, OUT / f"cli-{minutes}").items():
                 cli[step].append(seconds)
+            target = OUT / f"ours-{minutes}" / "remux.webm"
+            remux.append(_timed(functools.partial(_remux, piece, target)))
         _report(minutes, piece, ours, cli, args.runs)
+        print(f"for reference, a plain PyAV remux of the piece: {statistics.median(remux):.2f} s")
 
 
 # --- the recording ---------------------------------------------------------------------
