@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import socket
 import statistics
 import struct
 import threading
@@ -149,6 +150,12 @@ def _decoder_threads() -> list[str]:
     return [t.name for t in threading.enumerate() if t.name.endswith("-decoder")]
 
 
+def _receive_buffer(pc: RTCPeerConnection) -> int:
+    ice = pc.getTransceivers()[0].receiver.transport.transport
+    sockets = [p.transport.get_extra_info("socket") for p in ice._connection._protocols]
+    return min(int(s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)) for s in sockets)
+
+
 def _spacing_ok(frames: list[EncodedFrame], step: int) -> None:
     stamps = [f.rtp_timestamp for f in frames]
     diffs = [b - a for a, b in itertools.pairwise(stamps)]
@@ -164,6 +171,7 @@ async def test_vp8_and_opus_frames_without_decoding(decoder_probe: list[object])
         await wait_until(lambda: any(f.wallclock for f in s.of("video")), "a sender report")
         await wait_until(lambda: len(s.of("video")) >= 60, "60 video frames")
         assert _decoder_threads() == []
+        assert _receive_buffer(s.receiver) >= 2 << 20
         video, audio = s.of("video"), s.of("audio")
         video_stats = s.tap("video").stats
 

@@ -373,8 +373,11 @@ class _RtpFastPath:
             await self._fallback(data, arrival_time_ms=arrival_time_ms)
             return
         offset = 12 + 4 * (first & 0x0F)
-        if first & 0x10 and offset + 4 <= size:  # header extension
-            offset += 4 + 4 * _EXT_LENGTH.unpack_from(data, offset + 2)[0]
+        if first & 0x10:  # header extension
+            if offset + 4 > size:
+                offset = size + 1  # cut short: garbage below
+            else:
+                offset += 4 + 4 * _EXT_LENGTH.unpack_from(data, offset + 2)[0]
         end = size - data[-1] if first & 0x20 else size
         if offset > end or first >> 6 != 2:
             tap._stats.garbage += 1
