@@ -27,7 +27,9 @@ def test_settings_roundtrip_and_secret_is_write_only(client: Any, auth: dict[str
         assert view["storage"]["access_key_id"] == "AKIA1"
         assert view["storage"]["secret_access_key"] is None
         assert view["storage"]["secret_access_key_set"] is True
-    reset = client.patch("/v1/settings", json={"retention_days": None, "storage": {"url": None}}, headers=auth)
+    reset = client.patch(
+        "/v1/settings", json={"retention_days": None, "storage": {"url": None}}, headers=auth
+    )
     assert reset.json()["retention_days"] is None and reset.json()["storage"]["url"] is None
     assert reset.json()["quota_bytes"] == 10_000_000
 
@@ -45,7 +47,9 @@ def test_invalid_settings(client: Any, auth: dict[str, str]) -> None:
         assert response.headers["content-type"] == "application/problem+json"
 
 
-def test_usage_integrates_gb_hours(client: Any, auth: dict[str, str], account: Any, runtime: Any) -> None:
+def test_usage_integrates_gb_hours(
+    client: Any, auth: dict[str, str], account: Any, runtime: Any
+) -> None:
     from telerecord.db.models import StorageSpan
 
     now = utcnow()

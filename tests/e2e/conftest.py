@@ -37,7 +37,9 @@ def whip_url(service: ServiceProcess, stream: str, host: str = "127.0.0.1") -> s
     return f"http://{host}:{service.port}/whip/{stream}"
 
 
-def wait_finished(service: ServiceProcess, recording_id: str, timeout: float = 90) -> dict[str, Any]:
+def wait_finished(
+    service: ServiceProcess, recording_id: str, timeout: float = 90
+) -> dict[str, Any]:
     return dict(
         service.wait_for(
             f"/v1/recordings/{recording_id}",

@@ -42,11 +42,17 @@ async def test_publish_record_and_play(service: ServiceProcess, tmp_path: Path, 
 
 
 @pytest.mark.parametrize("codec", ["VP8", "H264"])
-async def test_resolution_change_is_kept(service: ServiceProcess, tmp_path: Path, codec: str) -> None:
+async def test_resolution_change_is_kept(
+    service: ServiceProcess, tmp_path: Path, codec: str
+) -> None:
     token = publish_token(service, ["*"])
     changes = [SizeChange(1.5, 320, 240), SizeChange(3.0, 640, 480)]
     await publish_aiortc(
-        whip_url(service, "resize"), token, codec=codec, duration=4.5, size_changes=changes  # type: ignore[arg-type]
+        whip_url(service, "resize"),
+        token,
+        codec=codec,
+        duration=4.5,
+        size_changes=changes,  # type: ignore[arg-type]
     )
     rec = wait_finished(service, only_recording(service, stream_name="resize")["id"])
     assert rec["status"] == "complete", rec

@@ -35,7 +35,9 @@ async def test_chromium_publishes(
     assert report.duration is not None and abs(report.duration - sent.span) < 0.75
 
 
-async def test_chromium_killed_publisher_still_completes(service: ServiceProcess, tmp_path: Path) -> None:
+async def test_chromium_killed_publisher_still_completes(
+    service: ServiceProcess, tmp_path: Path
+) -> None:
     token = publish_token(service, ["*"])
     endpoint = whip_url(service, "crashy-browser", host=lan_ip())
     await publish_chromium(endpoint, token, duration=3.0, ending="kill", workdir=tmp_path)

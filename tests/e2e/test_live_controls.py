@@ -70,7 +70,9 @@ async def test_second_publisher_conflicts_while_first_is_live(service: ServicePr
     else:
         raise AssertionError("a second live publisher was accepted")
     # Another source of the same stream is its own stream (multisource).
-    other = await publish_aiortc(whip_url(service, "one") + "?source_id=screen", token, duration=1.0)
+    other = await publish_aiortc(
+        whip_url(service, "one") + "?source_id=screen", token, duration=1.0
+    )
     assert other.delete_status == 200
     await first
     recs = service.api("GET", "/v1/recordings", params={"stream_name": "one"}).json()["data"]
@@ -90,7 +92,11 @@ async def test_silent_drop_then_reconnect_continues_one_recording(
     assert len(recs) == 1, recs
     rec = wait_finished(service, recs[0]["id"])
     assert rec["status"] == "complete", rec
-    assert rec["duration"] > first.span + second.span - 1.0, (rec["duration"], first.span, second.span)
+    assert rec["duration"] > first.span + second.span - 1.0, (
+        rec["duration"],
+        first.span,
+        second.span,
+    )
     report = check_media(download(service, rec["id"], tmp_path / "rec.webm"))
     assert report.decode_errors == 0
 

@@ -126,9 +126,14 @@ async def test_clip_is_cut_and_cached(
     assert report.decode_errors == 0 and report.video is not None
     assert report.duration is not None and report.duration <= recorded["duration"]
     again = service.api("GET", path).json()
-    assert again["url"].split("?")[0].rsplit("/", 1)[1] == first["url"].split("?")[0].rsplit("/", 1)[1]
+    assert (
+        again["url"].split("?")[0].rsplit("/", 1)[1] == first["url"].split("?")[0].rsplit("/", 1)[1]
+    )
     assert (again["start"], again["duration"]) == (first["start"], first["duration"])
-    assert service.api("GET", f"/v1/recordings/{recorded['id']}/clip?start=999&duration=1").status_code == 422
+    assert (
+        service.api("GET", f"/v1/recordings/{recorded['id']}/clip?start=999&duration=1").status_code
+        == 422
+    )
 
 
 async def test_delete_removes_everything(service: ServiceProcess, recorded: dict[str, Any]) -> None:
@@ -148,7 +153,9 @@ async def test_webhooks_announce_the_recording(service: ServiceProcess, tmp_path
     receiver = Receiver()
     await receiver.start()
     try:
-        hook = service.api("POST", "/v1/webhooks", json={"url": receiver.url(), "events": []}).json()
+        hook = service.api(
+            "POST", "/v1/webhooks", json={"url": receiver.url(), "events": []}
+        ).json()
         token = publish_token(service, ["*"])
         await publish_aiortc(whip_url(service, "hooked"), token, duration=3.0)
 

@@ -49,4 +49,6 @@ async def media_file(token: str, path: str, request: Request, runtime: RuntimeDe
         body = await run_in_threadpool(storage.read_bytes, path)
         return Response(body, media_type=ctype)
     url = storage.presign(path, SEGMENT_REDIRECT_SECONDS)
+    if url is None:
+        raise NotFound("No such file.")
     return RedirectResponse(url, status_code=307)

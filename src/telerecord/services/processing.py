@@ -96,6 +96,7 @@ def process(runtime: Runtime, recording_id: str) -> None:
         account = session.get(Account, rec.account_id)
         assert account is not None
         storage = stores.for_account(settings, account)
+        storage_url = stores.url_for_account(settings, account)
         spool = Path(rec.spool_dir or settings.spool_dir / recording_id)
         prefix = f"{rec.account_id}/{rec.id}"
         retention_days = account.retention_days
@@ -114,7 +115,7 @@ def process(runtime: Runtime, recording_id: str) -> None:
             (o, storage.put_file(f"{prefix}/{o.name}", o.path, content_type=content_type(o.name)))
             for o in outputs
         ]
-        if not _commit(runtime, recording_id, info, stored, storage.url, prefix, retention_days):
+        if not _commit(runtime, recording_id, info, stored, storage_url, prefix, retention_days):
             storage.delete_prefix(prefix + "/")
             return
     finally:

@@ -19,6 +19,11 @@ def for_account(settings: Settings, account: Account) -> Storage:
     return open_storage(settings.storage_url, data_dir=settings.data_dir)
 
 
+def url_for_account(settings: Settings, account: Account) -> str:
+    """The storage URL new recordings of this account go to (kept on each recording)."""
+    return account.storage_url or settings.storage_url
+
+
 def for_recording(settings: Settings, account: Account, storage_url: str | None) -> Storage:
     """The storage a recording was written to (it keeps its URL even if the account moves on)."""
     if storage_url is None or storage_url == settings.storage_url:
