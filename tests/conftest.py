@@ -21,6 +21,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.nopg)
 
 
+@pytest.fixture(autouse=True)
+def no_public_stun(monkeypatch: pytest.MonkeyPatch) -> None:
+    # aiortc peers default to Google's STUN server; this machine has no internet, and a resolver
+    # that drops queries would stall every ICE gathering in the tests.
+    from aiortc.rtcicetransport import RTCIceGatherer
+
+    monkeypatch.setattr(RTCIceGatherer, "getDefaultIceServers", classmethod(lambda cls: []))
+
+
 @pytest.fixture
 def database_url(tmp_path: Path) -> Iterator[str]:
     base = os.environ.get(PG_ENV)
