@@ -23,6 +23,7 @@ from aiortc import (
     MediaStreamTrack,
     RTCPeerConnection,
     RTCRtpSender,
+    RTCSessionDescription,
     VideoStreamTrack,
 )
 from aiortc.mediastreams import MediaStreamError
@@ -78,7 +79,10 @@ SendFilter = Callable[[bytes], bytes | None]
 
 @asynccontextmanager
 async def session(
-    tracks: list[MediaStreamTrack], video_codec: str = "VP8", send_filter: SendFilter | None = None
+    tracks: list[MediaStreamTrack],
+    video_codec: str = "VP8",
+    send_filter: SendFilter | None = None,
+    signal_ssrc: bool = True,
 ) -> Any:
     """Sender pc (aiortc encodes `tracks`) -> receiver pc with taps; closes both afterwards."""
     sender, receiver = RTCPeerConnection(), RTCPeerConnection()
@@ -90,7 +94,11 @@ async def session(
                 prefs = [c for c in caps.codecs if c.name in (video_codec, "rtx")]
                 transceiver.setCodecPreferences(prefs)
         await sender.setLocalDescription(await sender.createOffer())
-        await receiver.setRemoteDescription(sender.localDescription)
+        offer = sender.localDescription
+        if not signal_ssrc:  # like publishers that send no a=ssrc lines
+            lines = [x for x in offer.sdp.splitlines() if not x.startswith("a=ssrc")]
+            offer = RTCSessionDescription("\r\n".join(lines) + "\r\n", "offer")
+        await receiver.setRemoteDescription(offer)
         result = Session(sender, receiver, [])
         result.taps = attach_taps(receiver, result.frames.append)
         await receiver.setLocalDescription(await receiver.createAnswer())
@@ -289,6 +297,19 @@ async def test_unrecoverable_loss_drops_until_keyframe_then_recovers() -> None:
     assert stats.plis_sent >= 1
     assert sum(f.keyframe for f in video) >= 2
     decode_all("vp8", video)  # nothing undecodable was handed out
+
+
+async def test_unsignalled_ssrcs_are_learned_with_rtx_and_sender_reports() -> None:
+    dropper = Dropper(every=10, count=3, drop_rtx=False)
+    async with session([PatternTrack()], send_filter=dropper, signal_ssrc=False) as s:
+        tap = s.taps[0]
+        await wait_until(lambda: len(dropper.dropped) == 3, "3 dropped packets")
+        await wait_until(lambda: any(f.wallclock for f in s.of("video")), "a sender report")
+        await wait_until(lambda: len(s.of("video")) >= 45, "45 video frames")
+        stats = tap.stats
+        video = s.of("video")
+    assert stats.nacks_sent >= 1 and stats.lost == 0 and stats.frames_dropped == 0
+    decode_all("vp8", video)
 
 
 async def test_garbage_is_counted_and_does_not_stop_the_stream() -> None:

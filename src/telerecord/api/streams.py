@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -10,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from telerecord.api.deps import AccountId, RuntimeDep
 from telerecord.api.schemas import RecordingOut, StreamList
 from telerecord.errors import ServiceUnavailable
-from telerecord.ingest.manager import IngestManager
+from telerecord.ingest.manager import IngestManager, LiveStream
 from telerecord.runtime import Runtime
 from telerecord.services import recordings
 
@@ -40,37 +41,35 @@ async def list_streams(account_id: AccountId, runtime: RuntimeDep) -> dict[str, 
     return {"data": data, "next_cursor": None}
 
 
-@router.post("/{stream_name}/recording/start", status_code=202, response_model=RecordingOut)
-async def start(
-    stream_name: str, account_id: AccountId, runtime: RuntimeDep, source_id: SourceId = None
-) -> dict[str, Any]:
-    ingest = _ingest(runtime)
-    recording_id = await ingest.start_recording(ingest.find(account_id, stream_name, source_id))
-    return await _recording(runtime, account_id, recording_id)
+Action = Callable[[IngestManager, LiveStream], Awaitable[str]]
+
+ACTIONS: dict[str, Action] = {
+    "start": lambda ingest, stream: ingest.start_recording(stream),
+    "stop": lambda ingest, stream: ingest.stop_recording(stream),
+    "pause": lambda ingest, stream: ingest.set_paused(stream, True),
+    "resume": lambda ingest, stream: ingest.set_paused(stream, False),
+}
 
 
-@router.post("/{stream_name}/recording/stop", status_code=202, response_model=RecordingOut)
-async def stop(
-    stream_name: str, account_id: AccountId, runtime: RuntimeDep, source_id: SourceId = None
-) -> dict[str, Any]:
-    ingest = _ingest(runtime)
-    recording_id = await ingest.stop_recording(ingest.find(account_id, stream_name, source_id))
-    return await _recording(runtime, account_id, recording_id)
+def _control_route(action: str) -> None:
+    async def control(
+        stream_name: str, account_id: AccountId, runtime: RuntimeDep, source_id: SourceId = None
+    ) -> dict[str, Any]:
+        ingest = _ingest(runtime)
+        stream = ingest.find(account_id, stream_name, source_id)
+        recording_id = await ACTIONS[action](ingest, stream)
+        return await _recording(runtime, account_id, recording_id)
+
+    control.__name__ = f"{action}_recording"
+    router.add_api_route(
+        f"/{{stream_name}}/recording/{action}",
+        control,
+        methods=["POST"],
+        status_code=202,
+        response_model=RecordingOut,
+        summary=f"{action.capitalize()} recording a live stream",
+    )
 
 
-@router.post("/{stream_name}/recording/pause", status_code=202, response_model=RecordingOut)
-async def pause(
-    stream_name: str, account_id: AccountId, runtime: RuntimeDep, source_id: SourceId = None
-) -> dict[str, Any]:
-    ingest = _ingest(runtime)
-    recording_id = await ingest.set_paused(ingest.find(account_id, stream_name, source_id), True)
-    return await _recording(runtime, account_id, recording_id)
-
-
-@router.post("/{stream_name}/recording/resume", status_code=202, response_model=RecordingOut)
-async def resume(
-    stream_name: str, account_id: AccountId, runtime: RuntimeDep, source_id: SourceId = None
-) -> dict[str, Any]:
-    ingest = _ingest(runtime)
-    recording_id = await ingest.set_paused(ingest.find(account_id, stream_name, source_id), False)
-    return await _recording(runtime, account_id, recording_id)
+for _action in ACTIONS:
+    _control_route(_action)
