@@ -1,17 +1,23 @@
-"""Ingest benchmark: passthrough tap vs aiortc's stock decoding receiver.
+"""Ingest benchmark: the telerecord service vs aiortc's stock decoding receiver.
 
 N publishers (one process, aiortc MediaPlayer(decode=False) replaying a pre-encoded
-854x480 VP8 ~2.5 Mbit/s + Opus WebM made here with PyAV) send to one receiver process that
-either uses `attach_taps` ("tap", frames are only counted) or aiortc's recv() ("stock").
+854x480 VP8 ~2.5 Mbit/s + Opus WebM made here with PyAV) send to a receiver that is either
+- "service": a real `telerecord serve` subprocess, published to over WHIP and recording;
+  frames lost = video frames sent (from the first keyframe the recording holds) minus
+  video packets in the finished recording files;
+- "stock": aiortc's recv() in a bare process (decodes every frame; the baseline);
+- "tap": `attach_taps` in a bare process (frames are only counted).
 Prints receiver CPU seconds per stream-second, video frames lost, RSS per stream.
 
-    .venv/bin/python bench/ingest.py [--streams 1 4 8 16] [--seconds 10] [--modes tap stock]
+    .venv/bin/python bench/ingest.py [--streams 1 4 8 16] [--seconds 10] [--modes service stock]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import hashlib
 import io
 import multiprocessing
 import multiprocessing.connection
@@ -20,18 +26,22 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import av
-from aiortc import RTCPeerConnection, RTCSessionDescription
+import httpx
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 WARMUP = 3.0  # seconds after the last connection before measuring
 DRAIN = 2.0  # seconds after the publishers stop before counting what arrived
+PROCESSING_TIMEOUT = 600.0  # seconds to wait for the service to finish the recordings
 VIDEO_SOURCE = "testsrc2=size=854x480:rate=30,noise=alls=12:allf=t"
 
 
@@ -104,22 +114,54 @@ def make_media(path: Path, seconds: int, clip_seconds: int = 10) -> None:
 # --- publisher process -------------------------------------------------------------------
 
 
+@dataclass
+class SentVideo:
+    """Video frames one publisher sent, and where its keyframes were in that sequence."""
+
+    frames: int = 0
+    keyframes: list[tuple[int, str]] = field(default_factory=list)  # (index, SHA-1 of bytes)
+
+    def from_keyframe(self, digest: str) -> int | None:
+        """Frames sent from the first keyframe with these bytes on (None: never sent)."""
+        for index, sent_digest in self.keyframes:
+            if sent_digest == digest:
+                return self.frames - index
+        return None
+
+
+def _player_peer(media: str, sent: SentVideo) -> tuple[RTCPeerConnection, MediaPlayer]:
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # aiortc's default is Google STUN
+    player = MediaPlayer(media, decode=False)
+    for track in (player.audio, player.video):
+        assert track is not None
+        if track.kind == "video":
+            _count_sent(track, sent)
+        pc.addTrack(track)
+    return pc, player
+
+
+def _count_sent(track: Any, sent: SentVideo) -> None:
+    recv = track.recv
+
+    async def counted() -> Any:
+        packet = await recv()
+        if packet.is_keyframe:
+            sent.keyframes.append((sent.frames, hashlib.sha1(bytes(packet)).hexdigest()))
+        sent.frames += 1
+        return packet
+
+    track.recv = counted
+
+
 def publisher_main(conn: multiprocessing.connection.Connection, media: str, n: int) -> None:
     asyncio.run(_publish(conn, media, n))
 
 
 async def _publish(conn: multiprocessing.connection.Connection, media: str, n: int) -> None:
-    pcs, sent = [], Counter[int]()
-    for index in range(n):
-        pc = RTCPeerConnection()
-        player = MediaPlayer(media, decode=False)
-        for track in (player.audio, player.video):
-            assert track is not None
-            if track.kind == "video":
-                _count_sent(track, sent, index)
-            pc.addTrack(track)
+    sent = [SentVideo() for _ in range(n)]
+    pcs = [_player_peer(media, s)[0] for s in sent]
+    for pc in pcs:
         await pc.setLocalDescription(await pc.createOffer())
-        pcs.append(pc)
     conn.send([pc.localDescription.sdp for pc in pcs])
     answers = await asyncio.to_thread(conn.recv)
     for pc, sdp in zip(pcs, answers, strict=True):
@@ -127,18 +169,52 @@ async def _publish(conn: multiprocessing.connection.Connection, media: str, n: i
     await asyncio.to_thread(conn.recv)  # "stop"
     for pc in pcs:
         await pc.close()
-    conn.send(dict(sent))
+    conn.send([dataclasses.asdict(s) for s in sent])  # plain data: __main__ differs
 
 
-def _count_sent(track: Any, sent: Counter[int], index: int) -> None:
-    recv = track.recv
+def whip_publisher_main(
+    conn: multiprocessing.connection.Connection, media: str, n: int, url: str, token: str
+) -> None:
+    asyncio.run(_publish_whip(conn, media, n, url, token))
 
-    async def counted() -> Any:
-        packet = await recv()
-        sent[index] += 1
-        return packet
 
-    track.recv = counted
+async def _publish_whip(
+    conn: multiprocessing.connection.Connection, media: str, n: int, url: str, token: str
+) -> None:
+    """Publish N streams over WHIP; report "connected", and on "stop" stop sending, drain,
+    DELETE the sessions and report what was sent."""
+    sent = [SentVideo() for _ in range(n)]
+    peers = [_player_peer(media, s) for s in sent]
+    auth = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=url, headers=auth, timeout=30) as client:
+        sessions = [await _whip_post(client, pc, f"bench-{i}") for i, (pc, _) in enumerate(peers)]
+        while any(pc.connectionState != "connected" for pc, _ in peers):
+            if any(pc.connectionState == "failed" for pc, _ in peers):
+                raise ConnectionError("a publisher's connection failed")
+            await asyncio.sleep(0.05)
+        conn.send("connected")
+        await asyncio.to_thread(conn.recv)  # "stop"
+        for _, player in peers:
+            for track in (player.audio, player.video):
+                assert track is not None
+                track.stop()  # the senders' recv() now fails: nothing more is sent
+        await asyncio.sleep(DRAIN)
+        for session in sessions:
+            (await client.delete(session)).raise_for_status()
+    for pc, _ in peers:
+        await pc.close()
+    conn.send([dataclasses.asdict(s) for s in sent])  # plain data: __main__ differs
+
+
+async def _whip_post(client: httpx.AsyncClient, pc: RTCPeerConnection, name: str) -> str:
+    """POST the offer to /whip/{name}, apply the answer; returns the session URL."""
+    await pc.setLocalDescription(await pc.createOffer())
+    headers = {"Content-Type": "application/sdp"}
+    response = await client.post(f"/whip/{name}", content=pc.localDescription.sdp, headers=headers)
+    if response.status_code != 201:
+        raise RuntimeError(f"WHIP POST {name}: {response.status_code} {response.text}")
+    await pc.setRemoteDescription(RTCSessionDescription(response.text, "answer"))
+    return urljoin(str(client.base_url), response.headers["location"])
 
 
 # --- receiver process --------------------------------------------------------------------
@@ -238,10 +314,11 @@ def run_once(media: Path, mode: str, n: int, seconds: float) -> dict[str, Any]:
         pub_conn.send(rx_conn.recv())  # answers
         assert rx_conn.recv() == "measured"
         pub_conn.send("stop")
-        sent = pub_conn.recv()
+        sent = [SentVideo(**s) for s in pub_conn.recv()]
         rx_conn.send("stopped")
         result: dict[str, Any] = rx_conn.recv()
-        result["sent"] = sum(sent.values())
+        result["sent"] = sum(s.frames for s in sent)
+        result["lost"] = result["sent"] - result["video_frames"]
         result["rcvbuf_errors"] = _udp_rcvbuf_errors() - rcvbuf_errors
         return result
     finally:
@@ -252,35 +329,164 @@ def run_once(media: Path, mode: str, n: int, seconds: float) -> dict[str, Any]:
                 process.join()
 
 
+def run_service(media: Path, n: int, seconds: float, scratch: Path) -> dict[str, Any]:
+    """One point against a fresh `telerecord serve`: CPU over the same window as the other
+    modes (WARMUP after all publishers connected, then `seconds`), then the recordings."""
+    from service_receiver import ServiceUnderTest
+
+    service = ServiceUnderTest(scratch / f"service-{n}")
+    ctx = multiprocessing.get_context("spawn")
+    pub_conn, pub_child = ctx.Pipe()
+    publisher: Any = None
+    try:
+        service.start()
+        token = service.publish_token()
+        time.sleep(1.0)
+        rss_before, rcvbuf_errors = service.rss_mib(), _udp_rcvbuf_errors()
+        args = (pub_child, str(media), n, service.url, token)
+        publisher = ctx.Process(target=whip_publisher_main, args=args)
+        publisher.start()
+        result = _service_window(service, pub_conn, seconds)
+        result["rss_before"] = rss_before
+        sent = [SentVideo(**s) for s in pub_conn.recv()]
+        result["rcvbuf_errors"] = _udp_rcvbuf_errors() - rcvbuf_errors
+        recordings = service.wait_complete(n, PROCESSING_TIMEOUT)
+        result.update(_service_losses(service, recordings, sent))
+        return result
+    finally:
+        if publisher is not None:
+            publisher.join(timeout=10)
+            if publisher.is_alive():
+                publisher.kill()
+                publisher.join()
+        service.stop()
+
+
+def _service_window(
+    service: Any, pub_conn: multiprocessing.connection.Connection, seconds: float
+) -> dict[str, Any]:
+    if not pub_conn.poll(120):
+        raise TimeoutError("the publishers did not connect in 120 s")
+    assert pub_conn.recv() == "connected"
+    time.sleep(WARMUP)
+    cpu0, wall0 = service.cpu_seconds(), time.monotonic()
+    time.sleep(seconds)
+    cpu, wall = service.cpu_seconds() - cpu0, time.monotonic() - wall0
+    rss = service.rss_mib()
+    pub_conn.send("stop")
+    return {"cpu": cpu, "wall": wall, "rss": rss}
+
+
+def _service_losses(
+    service: Any, recordings: list[dict[str, Any]], sent: list[SentVideo]
+) -> dict[str, Any]:
+    """Frames sent from the first keyframe each recording holds on, minus its video packets.
+
+    The recording starts at the first keyframe the service saw: that keyframe is found among
+    the publisher's by its bytes (a missing match counts from the first keyframe sent)."""
+    by_name = {r["stream_name"]: service.recorded_video(r) for r in recordings}
+    total_sent = expected = recorded = unmatched = failed = 0
+    for index, video in enumerate(sent):
+        found = by_name.get(f"bench-{index}")
+        total_sent += video.frames
+        if found is None or found.packets == 0:
+            failed += 1
+            expected += video.frames
+            continue
+        from_keyframe = video.from_keyframe(found.first_digest)
+        if from_keyframe is None:
+            unmatched += 1
+            from_keyframe = video.frames - (video.keyframes[0][0] if video.keyframes else 0)
+        expected += from_keyframe
+        recorded += found.packets
+    return {
+        "sent": total_sent,
+        "video_frames": recorded,
+        "lost": expected - recorded,
+        "before_keyframe": total_sent - expected,
+        "unmatched": unmatched,
+        "failed": failed,
+        "window_frames": 0,
+        "lost_packets": 0,
+        "frames_dropped": 0,
+    }
+
+
+def _print_run(mode: str, n: int, r: dict[str, Any]) -> None:
+    per_stream = r["cpu"] / (n * r["wall"])
+    mib = (r["rss"] - r["rss_before"]) / n
+    extra = ""
+    if mode == "service":
+        extra = (
+            f"  (not counted, before the first recorded keyframe: {r['before_keyframe']};"
+            f" keyframe not matched: {r['unmatched']}; no recording: {r['failed']})"
+        )
+    print(
+        f"{mode:7} {n:3d} {per_stream:15.4f} {r['sent']:6d} {r['video_frames']:6d} "
+        f"{r['lost']:7d} {r['lost_packets']:7d} {r['frames_dropped']:7d} {mib:10.1f} "
+        f"{r['rcvbuf_errors']:9d}{extra}",
+        flush=True,
+    )
+
+
+def _print_table(results: dict[tuple[str, int], dict[str, Any]], streams: list[int]) -> None:
+    def cpu(mode: str, n: int) -> float | None:
+        r = results.get((mode, n))
+        return None if r is None else r["cpu"] / (n * r["wall"])
+
+    def show(value: float | None, fmt: str) -> str:
+        return "-" if value is None else format(value, fmt)
+
+    def lost(mode: str, n: int) -> str:
+        r = results.get((mode, n))
+        return "-" if r is None else str(r["lost"])
+
+    print(
+        "\n  N | service CPU-s/stream-s | stock CPU-s/stream-s | ratio stock/service"
+        " | frames lost service/stock | RSS MiB/stream service | tap CPU-s/stream-s"
+    )
+    for n in streams:
+        service, stock = cpu("service", n), cpu("stock", n)
+        ratio = stock / service if service and stock else None
+        svc = results.get(("service", n))
+        mib = None if svc is None else (svc["rss"] - svc["rss_before"]) / n
+        print(
+            f"{n:3d} | {show(service, '22.4f')} | {show(stock, '20.4f')} | {show(ratio, '19.2f')}"
+            f" | {lost('service', n) + '/' + lost('stock', n):>25} | {show(mib, '22.1f')}"
+            f" | {show(cpu('tap', n), '18.4f')}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--streams", type=int, nargs="+", default=[1, 4, 8, 16])
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--modes", nargs="+", default=["tap", "stock"])
+    parser.add_argument("--modes", nargs="+", default=["service", "stock"])
     parser.add_argument("--media", type=Path, help="reuse this WebM instead of making one")
     args = parser.parse_args()
+    results: dict[tuple[str, int], dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         media = args.media or Path(tmp) / "publisher.webm"
         if not args.media:
             make_media(media, seconds=int(args.seconds + 50))
         print(
-            f"{'mode':6} {'N':>3} {'cpu s/stream-s':>15} {'us/frame':>9} {'sent':>6} "
-            f"{'recv':>6} {'lost fr':>7} {'lost pk':>7} {'dropped':>7} {'MiB/stream':>10} "
-            f"{'rcvbufErr':>9}"
+            f"{'mode':7} {'N':>3} {'cpu s/stream-s':>15} {'sent':>6} {'recv':>6} "
+            f"{'lost fr':>7} {'lost pk':>7} {'dropped':>7} {'MiB/stream':>10} {'rcvbufErr':>9}"
         )
         for n in args.streams:
             for mode in args.modes:
-                r = run_once(media, mode, n, args.seconds)
-                per_stream = r["cpu"] / (n * r["wall"])
-                per_frame = 1e6 * r["cpu"] / max(1, r["window_frames"])
-                mib = (r["rss"] - r["rss_before"]) / n
-                print(
-                    f"{mode:6} {n:3d} {per_stream:15.4f} {per_frame:9.0f} {r['sent']:6d} "
-                    f"{r['video_frames']:6d} {r['sent'] - r['video_frames']:7d} "
-                    f"{r['lost_packets']:7d} {r['frames_dropped']:7d} {mib:10.1f} "
-                    f"{r['rcvbuf_errors']:9d}",
-                    flush=True,
-                )
+                if mode == "service":
+                    r = run_service(media, n, args.seconds, Path(tmp))
+                else:
+                    r = run_once(media, mode, n, args.seconds)
+                results[mode, n] = r
+                _print_run(mode, n, r)
+    print(
+        "service frames lost = video frames sent from the first keyframe each recording holds"
+        " (the recorder starts at a keyframe) minus video packets in the finished file;"
+        " stock/tap = frames sent minus frames received."
+    )
+    _print_table(results, args.streams)
 
 
 if __name__ == "__main__":
