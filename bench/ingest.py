@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 WARMUP = 3.0  # seconds after the last connection before measuring
 DRAIN = 2.0  # seconds after the publishers stop before counting what arrived
+IDLE = 3.0  # seconds the service's idle CPU is measured before any publisher
 PROCESSING_TIMEOUT = 600.0  # seconds to wait for the service to finish the recordings
 VIDEO_SOURCE = "testsrc2=size=854x480:rate=30,noise=alls=12:allf=t"
 
@@ -341,13 +342,15 @@ def run_service(media: Path, n: int, seconds: float, scratch: Path) -> dict[str,
     try:
         service.start()
         token = service.publish_token()
-        time.sleep(1.0)
+        idle0 = service.cpu_seconds()
+        time.sleep(IDLE)  # the service's own cost with no stream, for context
+        idle = (service.cpu_seconds() - idle0) / IDLE
         rss_before, rcvbuf_errors = service.rss_mib(), _udp_rcvbuf_errors()
         args = (pub_child, str(media), n, service.url, token)
         publisher = ctx.Process(target=whip_publisher_main, args=args)
         publisher.start()
         result = _service_window(service, pub_conn, seconds)
-        result["rss_before"] = rss_before
+        result["rss_before"], result["idle"] = rss_before, idle
         sent = [SentVideo(**s) for s in pub_conn.recv()]
         result["rcvbuf_errors"] = _udp_rcvbuf_errors() - rcvbuf_errors
         recordings = service.wait_complete(n, PROCESSING_TIMEOUT)
@@ -418,7 +421,8 @@ def _print_run(mode: str, n: int, r: dict[str, Any]) -> None:
     extra = ""
     if mode == "service":
         extra = (
-            f"  (not counted, before the first recorded keyframe: {r['before_keyframe']};"
+            f"  (idle service: {r['idle']:.4f} CPU-s/s; not counted, sent before the first"
+            f" recorded keyframe: {r['before_keyframe']};"
             f" keyframe not matched: {r['unmatched']}; no recording: {r['failed']})"
         )
     print(

@@ -69,8 +69,8 @@ def test_content_errors(client: Any, auth: dict[str, str], offer: str) -> None:
 
 def test_unrecordable_codec_is_406(client: Any, auth: dict[str, str], offer: str) -> None:
     token = _token(client, auth, ["*"])
-    vp9_only = re.sub(r"a=rtpmap:(\d+) (VP8|H264|rtx)/", r"a=rtpmap:\1 VP9/", offer)
-    response = _post(client, "cam", token, vp9_only)
+    h265_only = re.sub(r"a=rtpmap:(\d+) (VP8|H264|rtx)/", r"a=rtpmap:\1 H265/", offer)
+    response = _post(client, "cam", token, h265_only)
     _is_problem(response, 406)
     assert "VP8" in response.json()["detail"] and "opus" in response.json()["detail"]
 

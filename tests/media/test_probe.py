@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from telerecord.media.errors import MediaError
-from telerecord.media.finalize import finalize
+from telerecord.media.finalize import finalize, join_pieces
 from telerecord.media.probe import probe
 
 from .test_finalize import write_spool
@@ -48,3 +48,18 @@ def test_probe_rejects_non_media(tmp_path: Path) -> None:
     bad.write_bytes(b"not media at all" * 10)
     with pytest.raises(MediaError):
         probe(bad)
+
+
+@pytest.mark.parametrize("codec", ["VP8", "H264"])
+def test_counts_from_the_copy_match_a_full_read(tmp_path: Path, codec: str) -> None:
+    """The service skips probe's packet pass by using what join_pieces counted: same answer."""
+    write_spool(tmp_path / "spool", codec, 3.0)
+    joined = join_pieces(tmp_path / "spool", tmp_path / "out")
+    measured = probe(joined.path, joined.tracks)
+    read = probe(joined.path)
+    assert measured.format == read.format and measured.duration == read.duration
+    for ours, full in zip(measured.tracks, read.tracks, strict=True):
+        assert ours["type"] == full["type"] and ours["codec"] == full["codec"]
+        assert abs(int(ours["bitrate"]) - int(full["bitrate"])) <= 0.02 * int(full["bitrate"])  # type: ignore[call-overload]
+        if ours["type"] == "video":
+            assert ours["framerate"] == pytest.approx(full["framerate"], rel=0.02)

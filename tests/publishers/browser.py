@@ -55,7 +55,7 @@ class BrowserResult:
     """What Chromium reported (RTCPeerConnection.getStats at the end of the publish)."""
 
     resource_url: str
-    video_codec: str | None  # e.g. "VP8", "H264"
+    video_codec: str | None  # e.g. "VP8", "H264", "VP9", "AV1"
     frames_encoded: int
     frames_sent: int
     width: int
@@ -165,7 +165,7 @@ async def publish_chromium(
     endpoint: str,
     token: str | None,
     *,
-    codec: Literal["VP8", "H264"] = "VP8",
+    codec: Literal["VP8", "H264", "VP9", "AV1"] = "VP8",
     duration: float = 3.0,
     width: int = 640,
     height: int = 480,

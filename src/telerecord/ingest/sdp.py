@@ -7,7 +7,7 @@ import re
 from telerecord.errors import BadRequest, NotAcceptable
 
 MAX_OFFER_BYTES = 64 * 1024
-ACCEPTED = {"video": ("VP8", "H264"), "audio": ("opus",)}
+ACCEPTED = {"video": ("VP8", "VP9", "AV1", "H264"), "audio": ("opus",)}
 _RTPMAP = re.compile(r"^a=rtpmap:(\d+) ([A-Za-z0-9_-]+)/", re.MULTILINE)
 
 

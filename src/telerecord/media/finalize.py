@@ -35,7 +35,36 @@ class _Output:
     streams: dict[str, Stream] = field(default_factory=dict)
     codecs: dict[str, str] = field(default_factory=dict)
     last: dict[str, int] = field(default_factory=dict)
+    stats: dict[str, TrackStats] = field(default_factory=dict)
     packets: int = 0
+
+
+@dataclass
+class TrackStats:
+    """What the copy saw of one track: enough for bit rate and frame rate, no second read."""
+
+    bytes: int = 0
+    packets: int = 0
+    first_us: int | None = None
+    end_us: int = 0
+
+    def add(self, size: int, start_us: int, end_us: int) -> None:
+        self.bytes += size
+        self.packets += 1
+        if self.first_us is None:
+            self.first_us = start_us
+        self.end_us = max(self.end_us, end_us)
+
+    @property
+    def span(self) -> float:
+        """Seconds from the first packet's start to the last one's end."""
+        return 0.0 if self.first_us is None else (self.end_us - self.first_us) / 1_000_000
+
+
+@dataclass(frozen=True)
+class Finalized:
+    path: Path
+    tracks: dict[str, TrackStats]
 
 
 def spool_pieces(spool_dir: Path) -> list[Path]:
@@ -50,6 +79,11 @@ def finalize(spool_dir: Path, out_dir: Path) -> Path:
     WebM gets Cues and Duration, MP4 its moov up front (+faststart). Raises
     MediaError("no usable media") if no piece holds a usable packet.
     """
+    return join_pieces(spool_dir, out_dir).path
+
+
+def join_pieces(spool_dir: Path, out_dir: Path) -> Finalized:
+    """:func:`finalize`, also returning per-track statistics gathered during the copy."""
     pieces = [p for p in spool_pieces(spool_dir) if p.stat().st_size > 0]
     codecs = _first_codecs(pieces)
     if not codecs:
@@ -71,7 +105,7 @@ def finalize(spool_dir: Path, out_dir: Path) -> Path:
         raise MediaError("no usable media")
     os.replace(partial, final)
     log.info("finalize %s: %d packets, %d pieces -> %s", spool_dir, out.packets, len(pieces), final)
-    return final
+    return Finalized(final, out.stats)
 
 
 def _open(piece: Path) -> InputContainer | None:
@@ -178,18 +212,64 @@ def _copy_piece(piece: Path, out: _Output) -> None:
     if (source := _open(piece)) is None:
         return
     with source:
-        mapping = _map_streams(source, out)
+        routes = {s.index: _Route.of(s, out) for s in _map_streams(source, out)}
         size = piece.stat().st_size
         try:
-            for packet in source.demux(mapping):
-                if packet.pts is None:
-                    continue
-                if packet.is_corrupt or (packet.pos or 0) + packet.size > size:
-                    log.warning("finalize: %s is cut off; keeping what was read", piece.name)
-                    break
-                _copy_packet(packet, out)
+            _copy_packets(source, routes, size, out)
         except av.FFmpegError as exc:
             log.warning("finalize: %s ends early (%s); keeping what was read", piece.name, exc)
+
+
+@dataclass
+class _Route:
+    """Where packets of one source stream go, and how to read their time in microseconds."""
+
+    kind: str
+    target: Stream
+    stats: TrackStats
+    num: int
+    den: int
+
+    @classmethod
+    def of(cls, stream: Stream, out: _Output) -> _Route:
+        base = stream.time_base or Fraction(1, 1000)
+        stats = out.stats.setdefault(stream.type, TrackStats())
+        target = out.streams[stream.type]
+        return cls(stream.type, target, stats, base.numerator * 1_000_000, base.denominator)
+
+
+def _copy_packets(
+    source: InputContainer, routes: dict[int, _Route], size: int, out: _Output
+) -> None:
+    """The hot loop: a few integer checks per packet; PyAV rescales timestamps in C."""
+    last = out.last
+    mux = out.container.mux
+    for packet in source.demux(*(source.streams[i] for i in routes)):
+        pts = packet.pts
+        if pts is None:
+            continue
+        if packet.is_corrupt or (packet.pos or 0) + packet.size > size:
+            log.warning("finalize: a piece is cut off; keeping what was read")
+            return
+        route = routes[packet.stream_index]
+        dts = packet.dts
+        micros = (pts if dts is None else dts) * route.num // route.den
+        previous = last.get(route.kind)
+        if previous is None:
+            if route.kind == "video" and not packet.is_keyframe:
+                continue  # a video track must start on a keyframe
+        elif micros <= previous:
+            continue  # overlapping pieces: keep timestamps increasing
+        packet.stream = route.target
+        try:
+            mux(packet)
+        except av.FFmpegError as exc:
+            log.warning("finalize: dropped a %s packet: %s", route.kind, exc)
+            continue
+        last[route.kind] = micros
+        start = pts * route.num // route.den
+        route.stats.add(packet.size, start, start + (packet.duration or 0) * route.num // route.den)
+        out.packets += 1
 
 
 def _map_streams(source: InputContainer, out: _Output) -> list[Stream]:
@@ -206,29 +286,3 @@ def _map_streams(source: InputContainer, out: _Output) -> list[Stream]:
             continue
         streams.append(stream)
     return streams
-
-
-def _copy_packet(packet: av.Packet[Stream], out: _Output) -> None:
-    kind = packet.stream.type
-    target = out.streams[kind]
-    assert packet.time_base is not None and packet.pts is not None
-    rate = _RATES[kind]
-    pts = round(float(packet.pts * packet.time_base) * rate)
-    dts = pts if packet.dts is None else round(float(packet.dts * packet.time_base) * rate)
-    last = out.last.get(kind)
-    if last is None and kind == "video" and not packet.is_keyframe:
-        return  # a video track must start on a keyframe
-    if last is not None and dts <= last:
-        return  # overlapping pieces: keep timestamps increasing
-    duration = round(float(packet.duration * packet.time_base) * rate) if packet.duration else 0
-    packet.pts, packet.dts = pts, dts
-    packet.duration = duration
-    packet.time_base = Fraction(1, rate)
-    packet.stream = target
-    try:
-        out.container.mux(packet)
-    except av.FFmpegError as exc:
-        log.warning("finalize: dropped a %s packet: %s", kind, exc)
-        return
-    out.last[kind] = dts
-    out.packets += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -12,6 +13,7 @@ from av.container import InputContainer
 from av.video.stream import VideoStream
 
 from telerecord.media.errors import MediaError
+from telerecord.media.finalize import TrackStats
 
 _CODEC_NAMES = {"vp8": "VP8", "vp9": "VP9", "av1": "AV1", "h264": "H264", "opus": "opus"}
 
@@ -34,15 +36,19 @@ class _Tally:
     times: list[float] = field(default_factory=list)
 
 
-def probe(path: Path) -> MediaInfo:
-    """Read every packet of `path` (no decoding) and describe the file and its tracks."""
+def probe(path: Path, measured: Mapping[str, TrackStats] | None = None) -> MediaInfo:
+    """Describe the file and its tracks.
+
+    Bit rate and frame rate need every packet's size and time: taken from ``measured`` (what
+    :func:`telerecord.media.finalize.join_pieces` saw while copying) or else read from the file.
+    """
     try:
         container = av.open(str(path))
     except (av.FFmpegError, OSError) as exc:
         raise MediaError(f"cannot open {path.name}: {exc}") from exc
     with container:
         fmt = _format(container)
-        tallies = _tally(container)
+        tallies = _from_measured(container, measured) if measured else _tally(container)
         spans = [t.end - t.start for t in tallies.values() if t.start is not None]
         duration = container.duration / 1_000_000 if container.duration else max(spans, default=0.0)
         tracks = [_describe(container, index, tally) for index, tally in tallies.items()]
@@ -56,6 +62,19 @@ def _format(container: InputContainer) -> Literal["webm", "mp4"]:
     if "mp4" in names or "mov" in names:
         return "mp4"
     raise MediaError(f"unexpected container {container.format.name}")
+
+
+def _from_measured(
+    container: InputContainer, measured: Mapping[str, TrackStats]
+) -> dict[int, _Tally]:
+    tallies: dict[int, _Tally] = {}
+    for stream in container.streams:
+        stats = measured.get(stream.type)
+        if stats is None or stats.first_us is None or stream.index in tallies:
+            continue
+        start = stats.first_us / 1_000_000
+        tallies[stream.index] = _Tally(stats.bytes, stats.packets, start, start + stats.span)
+    return tallies
 
 
 def _tally(container: InputContainer) -> dict[int, _Tally]:

@@ -1,4 +1,5 @@
-"""RTP payloads -> encoded frames: VP8 (RFC 7741), H.264 (RFC 6184, modes 0/1) and Opus.
+"""RTP payloads -> encoded frames: VP8 (RFC 7741), VP9 (RFC 9628, rtp_vp9.py), AV1 (rtp_av1.py),
+H.264 (RFC 6184, modes 0/1) and Opus.
 
 The payload functions are pure; `FrameAssembler` is the per-track state that joins the
 packets of one frame and drops what cannot be decoded (lost parts, a broken reference
@@ -7,10 +8,11 @@ chain until the next keyframe).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from telerecord.media import bitstream, h264
+from telerecord.media import bitstream, h264, rtp_av1, rtp_vp9
 
 START_CODE = b"\x00\x00\x00\x01"
 _H264_STAP_A = 24
@@ -23,6 +25,9 @@ _MAX_FRAME_BYTES = 4 << 20
 
 class DepayloadError(ValueError):
     """The RTP payload is not valid for its codec."""
+
+
+_PAYLOAD_ERRORS = (DepayloadError, rtp_vp9.Vp9PayloadError, rtp_av1.Av1PayloadError)
 
 
 def vp8_payload(payload: bytes) -> tuple[bytes, bool]:
@@ -119,6 +124,7 @@ class FrameAssembler:
         self.garbage = 0  # payloads that did not parse
         self._emit = emit
         self._parts: list[bytes] = []
+        self._layer_starts: list[int] = []  # VP9: index in _parts where each layer frame begins
         self._mask = 0
         self._timestamp = -1
         self._last_seq: int | None = None
@@ -146,7 +152,7 @@ class FrameAssembler:
             return
         try:
             data, starts = self._depayload(payload)
-        except DepayloadError:
+        except _PAYLOAD_ERRORS:
             self.garbage += 1
             data, starts = b"", False
             self._broken = True
@@ -165,15 +171,30 @@ class FrameAssembler:
     def _depayload(self, payload: bytes) -> tuple[bytes, bool]:
         if self.codec == "VP8":
             return vp8_payload(payload)
+        if self.codec == "VP9":
+            packet = rtp_vp9.vp9_payload(payload)
+            if packet.begins_frame or not self._parts:
+                self._layer_starts.append(len(self._parts))
+            return packet.data, packet.begins_picture
+        if self.codec == "AV1":
+            # Kept whole: OBU fragments are joined once the temporal unit is complete.
+            return payload, not rtp_av1.continues_obu(payload)
         data, mask = h264_payload(payload)
         self._mask |= mask
         # H.264 has no frame start flag; a lone gap-free packet is judged by the sequence only.
         return data, False
 
     def _finish(self) -> None:
-        data = b"".join(self._parts)
         mask, broken = self._mask, self._broken
-        self._parts, self._mask, self._broken = [], 0, False
+        try:
+            data = b"" if broken else self._frame_data()
+        except _PAYLOAD_ERRORS:
+            self.garbage += 1
+            data, broken = b"", True
+        empty_unit = self.codec == "AV1" and not data and not broken and bool(self._parts)
+        self._parts, self._layer_starts, self._mask, self._broken = [], [], 0, False
+        if empty_unit:
+            return  # only temporal delimiters or padding: nothing to record, nothing lost
         if broken or not data or len(data) > _MAX_FRAME_BYTES:
             self.dropped += 1
             self.waiting_for_keyframe = True
@@ -187,6 +208,16 @@ class FrameAssembler:
             if self.codec == "H264":
                 data = self._with_parameter_sets(data, mask)
         self._emit(AssembledFrame(data, self._timestamp, keyframe))
+
+    def _frame_data(self) -> bytes:
+        parts = self._parts
+        if self.codec == "AV1":
+            return rtp_av1.temporal_unit(parts)
+        if self.codec == "VP9" and len(self._layer_starts) > 1:
+            bounds = [*self._layer_starts, len(parts)]
+            layers = [b"".join(parts[a:b]) for a, b in itertools.pairwise(bounds)]
+            return rtp_vp9.superframe(layers)
+        return b"".join(parts)
 
     def _is_keyframe(self, data: bytes, mask: int) -> bool:
         if self.codec == "H264":

@@ -9,6 +9,9 @@ sender reports, BYE), and the transport's `_handle_rtp_data` is wrapped by `_Rtp
 which reads the RTP header of each decrypted packet itself and hands the payload to the tap
 owning the SSRC; anything else goes on to aiortc unchanged. The tap reorders, asks for lost
 packets (NACK, RTX unwrapped), assembles frames, sends PLIs and receiver reports.
+
+Importing this module also lets aiortc negotiate VP9 and AV1 for receiving
+(`register_receive_codecs`), which aiortc 1.16 does not know.
 """
 
 from __future__ import annotations
@@ -25,9 +28,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import aiortc.codecs
+import aiortc.rtcpeerconnection
+import aiortc.rtp
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpTransceiver
 from aiortc.codecs import is_rtx
-from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpReceiveParameters
+from aiortc.rtcrtpparameters import (
+    RTCRtcpFeedback,
+    RTCRtpCodecParameters,
+    RTCRtpReceiveParameters,
+)
 from aiortc.rtp import (
     RTCP_PSFB_APP,
     RTCP_PSFB_PLI,
@@ -429,3 +439,79 @@ def attach_taps(pc: RTCPeerConnection, on_frame: FrameCallback) -> list[TrackTap
         if transceiver.kind in ("audio", "video") and transceiver.receiver.track is not None:
             taps.append(TrackTap(transceiver, on_frame))
     return taps
+
+
+# --- negotiation: VP9 and AV1 (receive only) ------------------------------------------------
+
+RECEIVE_ONLY_VIDEO_CODECS: tuple[tuple[str, dict[str, str]], ...] = (
+    ("video/VP9", {"profile-id": "0"}),
+    ("video/VP9", {"profile-id": "2"}),
+    ("video/AV1", {}),
+)
+_PROFILE_PARAMETER = {"video/vp9": "profile-id", "video/av1": "profile"}  # absent means 0
+# With rtcp-mux, 35-63 are dynamic payload types too (RFC 5761 4): Chromium puts AV1 and
+# more H.264 profiles there once 96-127 are used up. aiortc only echoes an offer's payload
+# type if it is "dynamic", else answers its own number, which the publisher may use for
+# something else.
+DYNAMIC_PAYLOAD_TYPES = frozenset(range(35, 64)) | frozenset(range(96, 128))
+
+_CodecCheck = Callable[[RTCRtpCodecParameters, RTCRtpCodecParameters], bool]
+
+
+def register_receive_codecs() -> None:
+    """Teach aiortc to accept VP9 (profile-id 0 and 2) and AV1 (profile 0) in offers.
+
+    Process-wide and idempotent; runs when this module is imported. The codecs go after
+    VP8/H.264 in aiortc's table, so an answer keeps the publisher's order among what we
+    accept and aiortc's own senders keep choosing VP8/H.264 (it has no VP9/AV1 encoder).
+    No decoder is ever made for them: the tap replaces aiortc's receiver. aiortc's
+    compatibility check ignores profiles, so it is wrapped to compare them: an offer of
+    only VP9 profile 1/3 or AV1 profile 1/2 has no video codec in common. Payload types
+    35-63 of an offer are kept in the answer (see DYNAMIC_PAYLOAD_TYPES).
+    """
+    setattr(aiortc.rtp, "DYNAMIC_PAYLOAD_TYPES", DYNAMIC_PAYLOAD_TYPES)  # noqa: B010
+    video = aiortc.codecs.CODECS["video"]
+    known = {(c.mimeType.lower(), str(c.parameters)) for c in video}
+    payload_type = 1 + max(
+        c.payloadType or 0 for codecs in aiortc.codecs.CODECS.values() for c in codecs
+    )
+    for mime_type, parameters in RECEIVE_ONLY_VIDEO_CODECS:
+        if (mime_type.lower(), str(parameters)) in known:
+            continue
+        feedback = [RTCRtcpFeedback("nack"), RTCRtcpFeedback("nack", "pli")]
+        feedback.append(RTCRtcpFeedback("goog-remb"))
+        video.append(
+            RTCRtpCodecParameters(
+                mimeType=mime_type,
+                clockRate=90000,
+                payloadType=payload_type,
+                rtcpFeedback=feedback,
+                parameters=dict(parameters),
+            )
+        )
+        video.append(
+            RTCRtpCodecParameters(
+                mimeType="video/rtx",
+                clockRate=90000,
+                payloadType=payload_type + 1,
+                parameters={"apt": payload_type},
+            )
+        )
+        payload_type += 2
+    check: Any = aiortc.rtcpeerconnection.is_codec_compatible
+    if not getattr(check, "telerecord_profiles", False):
+        setattr(aiortc.rtcpeerconnection, "is_codec_compatible", _comparing_profiles(check))  # noqa: B010
+
+
+def _comparing_profiles(original: _CodecCheck) -> _CodecCheck:
+    def compatible(a: RTCRtpCodecParameters, b: RTCRtpCodecParameters) -> bool:
+        if not original(a, b):
+            return False
+        key = _PROFILE_PARAMETER.get(a.mimeType.lower())
+        return key is None or str(a.parameters.get(key, 0)) == str(b.parameters.get(key, 0))
+
+    compatible.telerecord_profiles = True  # type: ignore[attr-defined]
+    return compatible
+
+
+register_receive_codecs()

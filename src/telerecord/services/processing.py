@@ -19,7 +19,7 @@ from telerecord.clock import isoformat, utcnow
 from telerecord.db.models import Account, Asset, Recording, StorageSpan
 from telerecord.media.dash import package_dash
 from telerecord.media.errors import MediaError
-from telerecord.media.finalize import finalize
+from telerecord.media.finalize import join_pieces
 from telerecord.media.probe import MediaInfo, probe
 from telerecord.media.thumbnails import make_thumbnails
 from telerecord.runtime import Runtime
@@ -106,8 +106,9 @@ def process(runtime: Runtime, recording_id: str) -> None:
     work.mkdir(parents=True)
     try:
         try:
-            src = finalize(spool, work / "file")
-            info = probe(src)
+            joined = join_pieces(spool, work / "file")
+            src = joined.path
+            info = probe(src, joined.tracks)
         except MediaError as exc:
             raise PermanentFailure(f"no usable media: {exc}") from exc
         outputs = [o for step in STEPS.values() for o in step(settings, src, work)]
