@@ -69,10 +69,22 @@ def test_content_errors(client: Any, auth: dict[str, str], offer: str) -> None:
 
 def test_unrecordable_codec_is_406(client: Any, auth: dict[str, str], offer: str) -> None:
     token = _token(client, auth, ["*"])
-    h265_only = re.sub(r"a=rtpmap:(\d+) (VP8|H264|rtx)/", r"a=rtpmap:\1 H265/", offer)
+    h265_only = re.sub(r"a=rtpmap:(\d+) (VP8|VP9|AV1|H264|rtx)/", r"a=rtpmap:\1 H265/", offer)
     response = _post(client, "cam", token, h265_only)
     _is_problem(response, 406)
     assert "VP8" in response.json()["detail"] and "opus" in response.json()["detail"]
+
+
+def test_only_unsupported_vp9_profile_is_406(client: Any, auth: dict[str, str]) -> None:
+    import telerecord.media.tap  # noqa: F401 - registers VP9/AV1 with aiortc, so offers carry them
+
+    token = _token(client, auth, ["*"])
+    offer = make_offer()
+    vp9_profile_1 = re.sub(r"a=rtpmap:(\d+) (VP8|AV1|H264|rtx)/", r"a=rtpmap:\1 H265/", offer)
+    vp9_profile_1 = re.sub(r"profile-id=\d", "profile-id=1", vp9_profile_1)
+    assert "VP9/90000" in vp9_profile_1
+    response = _post(client, "cam", token, vp9_profile_1)
+    _is_problem(response, 406)
 
 
 def test_session_errors(client: Any, auth: dict[str, str]) -> None:

@@ -27,7 +27,7 @@ def test_not_sdp_is_bad_request() -> None:
 
 
 def test_unrecordable_sections_are_406(offer: str) -> None:
-    no_video_codec = re.sub(r"a=rtpmap:(\d+) (VP8|H264|rtx)/", r"a=rtpmap:\1 H265/", offer)
+    no_video_codec = re.sub(r"a=rtpmap:(\d+) (VP8|VP9|AV1|H264|rtx)/", r"a=rtpmap:\1 H265/", offer)
     with pytest.raises(NotAcceptable, match="VP8"):
         check_offer(no_video_codec)
     no_audio_codec = re.sub(r"a=rtpmap:(\d+) (opus|PCMU|PCMA)/", r"a=rtpmap:\1 G722/", offer)

@@ -20,6 +20,7 @@ from av.video.codeccontext import VideoCodecContext
 from telerecord.ingest.recorder import StreamRecorder
 from telerecord.media.finalize import finalize
 from telerecord.media.frames import EncodedFrame
+from telerecord.media.probe import probe
 from telerecord.media.rtp_av1 import (
     Av1PayloadError,
     continues_obu,
@@ -297,6 +298,8 @@ async def test_recorder_writes_av1c_from_the_sequence_header(
     # av1C: marker + version 1, seq_profile/level, flags, then the sequence header OBU.
     assert extradata[0] == 0x81 and extradata[4:] == sequence_header.sized()
     assert decoded == len(coded)
+    video = next(t for t in probe(out).tracks if t["type"] == "video")
+    assert (video["codec"], video["width"], video["height"]) == ("AV1", 320, 240)
 
 
 # --- negotiation and the tap over real aiortc peers ------------------------------------------

@@ -382,3 +382,16 @@ async def test_answer_keeps_the_publishers_codec_order() -> None:
 def test_aiortc_senders_still_prefer_vp8() -> None:
     names = [c.name for c in RTCRtpSender.getCapabilities("video").codecs]
     assert names.index("VP8") < names.index("VP9") and names.index("H264") < names.index("AV1")
+
+
+def test_codec_registration_is_idempotent() -> None:
+    from aiortc.codecs import CODECS
+
+    from telerecord.media.tap import register_receive_codecs
+
+    before = [(c.mimeType, c.payloadType, dict(c.parameters)) for c in CODECS["video"]]
+    register_receive_codecs()
+    after = [(c.mimeType, c.payloadType, dict(c.parameters)) for c in CODECS["video"]]
+    assert after == before
+    assert [m for m, _, _ in after].count("video/VP9") == 2
+    assert [m for m, _, _ in after].count("video/AV1") == 1

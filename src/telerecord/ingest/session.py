@@ -8,9 +8,10 @@ import time
 from collections.abc import Callable
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc.exceptions import InvalidAccessError, OperationError
 
-from telerecord.errors import BadRequest
-from telerecord.ingest.sdp import add_public_ip
+from telerecord.errors import BadRequest, NotAcceptable
+from telerecord.ingest.sdp import accepted_codecs, add_public_ip
 from telerecord.media.frames import EncodedFrame
 from telerecord.media.tap import TrackTap, attach_taps
 
@@ -40,7 +41,12 @@ class WhipSession:
         """Apply the offer and return the SDP answer (ICE candidates included)."""
         try:
             await self.pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
-        except (ValueError, KeyError, IndexError) as exc:
+        except OperationError:
+            # No codec in common: e.g. only VP9 profile 1 or AV1 high profile was offered.
+            raise NotAcceptable(
+                f"No codec in the offer can be recorded. Accepted codecs: {accepted_codecs()}."
+            ) from None
+        except (ValueError, KeyError, IndexError, InvalidAccessError) as exc:
             raise BadRequest(f"The SDP offer could not be used: {exc}") from None
         for transceiver in self.pc.getTransceivers():
             transceiver.direction = "recvonly"

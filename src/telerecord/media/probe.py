@@ -101,7 +101,7 @@ def _describe(container: InputContainer, index: int, tally: _Tally) -> dict[str,
     span = tally.end - tally.start if tally.start is not None else 0.0
     # Stream copies carry no bit rate in their headers: measure it from the packets.
     bitrate = stream.codec_context.bit_rate or (round(tally.bytes * 8 / span) if span > 0 else 0)
-    name = stream.codec_context.name
+    name = stream.codec_context.codec.canonical_name  # "av1", not the decoder "libdav1d"
     codec = _CODEC_NAMES.get(name, name.upper())
     if isinstance(stream, VideoStream):
         return {
