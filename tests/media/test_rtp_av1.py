@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
-import aiortc.rtcrtpreceiver
-import aiortc.rtcrtpsender
 import av
 import pytest
 from aiortc.codecs.base import Encoder
@@ -35,6 +32,7 @@ from telerecord.media.rtp_av1 import (
 from telerecord.media.rtp_stream import RtpStream
 
 from .mediagen import Coded, encode_video
+from .sending import use_test_encoder
 from .test_rtp_vp9 import _answer, _offer_with_video
 from .test_tap import PatternTrack, session, wait_until
 
@@ -335,21 +333,9 @@ class Av1Encoder(Encoder):
 
 
 @pytest.fixture
-def av1_sender(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]:
+def av1_sender(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     """aiortc senders encode AV1 with `Av1Encoder`; records receiver-side decoder lookups."""
-    original_encoder = getattr(aiortc.rtcrtpsender, "get_encoder")  # noqa: B009
-    decoders: list[object] = []
-
-    def get_encoder(codec: Any) -> Encoder:
-        return Av1Encoder() if codec.name == "AV1" else original_encoder(codec)
-
-    def get_decoder(codec: object) -> object:
-        decoders.append(codec)
-        raise AssertionError("aiortc must not decode")
-
-    monkeypatch.setattr(aiortc.rtcrtpsender, "get_encoder", get_encoder)
-    monkeypatch.setattr(aiortc.rtcrtpreceiver, "get_decoder", get_decoder)
-    yield decoders
+    return use_test_encoder(monkeypatch, "AV1", Av1Encoder)
 
 
 async def test_aiortc_peer_sends_av1_and_the_tap_records_it(av1_sender: list[object]) -> None:

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Iterator
 from fractions import Fraction
 from typing import Any
 
-import aiortc.rtcrtpreceiver
-import aiortc.rtcrtpsender
 import av
 import pytest
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
@@ -24,6 +21,7 @@ from telerecord.media.rtp_stream import RtpStream
 from telerecord.media.rtp_vp9 import Vp9PayloadError, superframe, vp9_payload
 
 from .mediagen import Coded, encode_video
+from .sending import use_test_encoder
 from .test_tap import PatternTrack, session, wait_until
 
 # --- a test-side packetizer (RFC 9628, non-flexible mode, as Chromium sends) -----------------
@@ -279,21 +277,9 @@ class Vp9Encoder(Encoder):
 
 
 @pytest.fixture
-def vp9_sender(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]:
+def vp9_sender(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     """aiortc senders encode VP9 with `Vp9Encoder`; records receiver-side decoder lookups."""
-    original_encoder = getattr(aiortc.rtcrtpsender, "get_encoder")  # noqa: B009
-    decoders: list[object] = []
-
-    def get_encoder(codec: Any) -> Encoder:
-        return Vp9Encoder() if codec.name == "VP9" else original_encoder(codec)
-
-    def get_decoder(codec: object) -> object:
-        decoders.append(codec)
-        raise AssertionError("aiortc must not decode")
-
-    monkeypatch.setattr(aiortc.rtcrtpsender, "get_encoder", get_encoder)
-    monkeypatch.setattr(aiortc.rtcrtpreceiver, "get_decoder", get_decoder)
-    yield decoders
+    return use_test_encoder(monkeypatch, "VP9", Vp9Encoder)
 
 
 async def test_aiortc_peer_sends_vp9_and_the_tap_records_it(vp9_sender: list[object]) -> None:

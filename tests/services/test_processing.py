@@ -37,18 +37,22 @@ def stopped(runtime: Any, account: tuple[str, str]) -> str:
     """A recording whose live part ended: status processing, pieces in its spool."""
     spool = runtime.settings.spool_dir / "rec_p1"
     _record_spool(spool)
+    return _stop(runtime, account[0], "rec_p1", spool)
+
+
+def _stop(runtime: Any, account_id: str, recording_id: str, spool: Path) -> str:
     with runtime.db.session() as session:
         recordings.create_stream_recording(
             session,
-            account_id=account[0],
+            account_id=account_id,
             stream_name="s",
             source_id=None,
             publish_token_id=None,
             spool_dir=str(spool),
-            recording_id="rec_p1",
+            recording_id=recording_id,
         )
-        recordings.mark_stopped(session, "rec_p1")
-    return "rec_p1"
+        recordings.mark_stopped(session, recording_id)
+    return recording_id
 
 
 def _events(runtime: Any) -> list[dict[str, Any]]:
@@ -92,17 +96,7 @@ def test_unusable_spool_fails_with_an_error(runtime: Any, account: tuple[str, st
     spool = runtime.settings.spool_dir / "rec_bad"
     spool.mkdir(parents=True)
     (spool / "piece-0001.webm").write_bytes(b"garbage" * 100)
-    with runtime.db.session() as session:
-        recordings.create_stream_recording(
-            session,
-            account_id=account[0],
-            stream_name="s",
-            source_id=None,
-            publish_token_id=None,
-            spool_dir=str(spool),
-            recording_id="rec_bad",
-        )
-        recordings.mark_stopped(session, "rec_bad")
+    _stop(runtime, account[0], "rec_bad", spool)
     runtime.jobs._run_processing("rec_bad", 1)
     with runtime.db.session() as session:
         rec = session.get(Recording, "rec_bad")
