@@ -26,7 +26,7 @@ from telerecord.db.migrate import upgrade
 from telerecord.ingest.manager import IngestManager
 from telerecord.jobs import JobQueue
 from telerecord.runtime import Runtime
-from telerecord.services import recovery
+from telerecord.services import events, recovery
 from telerecord.services.delivery import DeliveryWorker
 from telerecord.settings import Settings
 
@@ -56,14 +56,17 @@ def build_app(runtime: Runtime) -> FastAPI:
             await runtime.ingest.start()
         if runtime.jobs.is_embedded and runtime.settings.embedded_worker:
             runtime.jobs.start_consumer()
-        delivery = DeliveryWorker(runtime.db)
+        # New deliveries wake the worker on commit; the poll only catches other processes' rows.
+        delivery = DeliveryWorker(runtime.db, poll_interval=5.0)
         runtime.extras["delivery"] = delivery
+        events.delivery_listeners.append(delivery.wake)
         await delivery.start()
         try:
             yield
         finally:
             if runtime.ingest is not None:
                 await runtime.ingest.shutdown()
+            events.delivery_listeners.remove(delivery.wake)
             await delivery.stop()
             runtime.jobs.stop_consumer()
 

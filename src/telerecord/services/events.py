@@ -6,8 +6,10 @@ that caused it was committed; the delivery worker picks the rows up afterwards.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
+from sqlalchemy import event as orm_event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -27,6 +29,15 @@ EventType = Literal[
 ]
 EVENT_TYPES: tuple[str, ...] = EventType.__args__  # type: ignore[attr-defined]
 
+# Called after a transaction that queued deliveries commits (the delivery worker's wake-up), so
+# deliveries go out at once instead of at the worker's next poll.
+delivery_listeners: list[Callable[[], None]] = []
+
+
+def _notify(_session: Session) -> None:
+    for listener in list(delivery_listeners):
+        listener()
+
 
 def emit(
     session: Session,
@@ -44,6 +55,7 @@ def emit(
     session.add(event)
     session.flush()
     query = select(Webhook).where(Webhook.account_id == account_id, Webhook.enabled.is_(True))
+    queued = False
     for hook in session.scalars(query):
         if only_webhook is not None and hook.id != only_webhook:
             continue
@@ -60,4 +72,7 @@ def emit(
                 created_at=now,
             )
         )
+        queued = True
+    if queued and not orm_event.contains(session, "after_commit", _notify):
+        orm_event.listen(session, "after_commit", _notify, once=True)
     return event
