@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -25,7 +26,7 @@ from telerecord.media.thumbnails import make_thumbnails
 from telerecord.runtime import Runtime
 from telerecord.services import events, recordings, stores, urls
 from telerecord.settings import Settings
-from telerecord.storage.base import StoredObject
+from telerecord.storage.base import Storage, StoredObject
 
 log = logging.getLogger(__name__)
 
@@ -111,11 +112,7 @@ def process(runtime: Runtime, recording_id: str) -> None:
             info = probe(src, joined.tracks)
         except MediaError as exc:
             raise PermanentFailure(f"no usable media: {exc}") from exc
-        outputs = [o for step in STEPS.values() for o in step(settings, src, work)]
-        stored = [
-            (o, storage.put_file(f"{prefix}/{o.name}", o.path, content_type=content_type(o.name)))
-            for o in outputs
-        ]
+        stored = _run_steps(settings, src, work, storage, prefix)
         if not _commit(runtime, recording_id, info, stored, storage_url, prefix, retention_days):
             storage.delete_prefix(prefix + "/")
             return
@@ -123,6 +120,26 @@ def process(runtime: Runtime, recording_id: str) -> None:
         shutil.rmtree(work, ignore_errors=True)
     shutil.rmtree(spool, ignore_errors=True)
     log.info("recording %s: complete (%d assets)", recording_id, len(stored))
+
+
+def _run_steps(
+    settings: Settings, src: Path, work: Path, storage: Storage, prefix: str
+) -> list[tuple[Output, StoredObject]]:
+    """Make every output, storing each step's files while the next step runs.
+
+    Storing is mostly checksumming and I/O, which release the GIL: on two cores it costs
+    almost nothing next to packaging. Any failure surfaces from ``result()``.
+    """
+
+    def store(output: Output) -> tuple[Output, StoredObject]:
+        key = f"{prefix}/{output.name}"
+        return output, storage.put_file(key, output.path, content_type=content_type(output.name))
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="store") as pool:
+        pending = []
+        for step in STEPS.values():
+            pending += [pool.submit(store, output) for output in step(settings, src, work)]
+        return [future.result() for future in pending]
 
 
 def _commit(
