@@ -53,7 +53,7 @@ async def test_start_pause_resume_stop(service: ServiceProcess, tmp_path: Path) 
     rec = wait_finished(service, rec_id)
     assert rec["status"] == "complete", rec
     # About 2 s recorded, 2 s paused (left out), 2 s recorded.
-    assert 3.3 < rec["duration"] < 4.8, rec["duration"]
+    assert 3.0 < rec["duration"] < 5.5, rec["duration"]  # 6 s or more if the pause were kept
     report = check_media(download(service, rec_id, tmp_path / "rec.webm"))
     assert report.decode_errors == 0
     assert (await _api(service, "POST", "/v1/streams/nope/recording/start")).status_code == 404
