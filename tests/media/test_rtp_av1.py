@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
 import av
 import pytest
-from aiortc.codecs.base import Encoder
 from aiortc.exceptions import OperationError
-from av.video.codeccontext import VideoCodecContext
 
 from telerecord.ingest.recorder import StreamRecorder
 from telerecord.media.finalize import finalize
@@ -32,7 +29,7 @@ from telerecord.media.rtp_av1 import (
 from telerecord.media.rtp_stream import RtpStream
 
 from .mediagen import Coded, encode_video
-from .sending import use_test_encoder
+from .sending import PyAvEncoder, use_test_encoder
 from .test_rtp_vp9 import _answer, _offer_with_video
 from .test_tap import PatternTrack, session, wait_until
 
@@ -303,33 +300,14 @@ async def test_recorder_writes_av1c_from_the_sequence_header(
 # --- negotiation and the tap over real aiortc peers ------------------------------------------
 
 
-class Av1Encoder(Encoder):
-    """aiortc sender-side encoder: SVT-AV1 + the packetizer above (tests only)."""
+class Av1Encoder(PyAvEncoder):
+    """SVT-AV1 + the packetizer above (tests only)."""
 
-    def __init__(self) -> None:
-        self._context: VideoCodecContext | None = None
-        self._count = 0
+    encoder = "libsvtav1"
+    options = {"preset": "12", "svtav1-params": "pred-struct=1"}  # noqa: RUF012
 
-    def encode(self, frame: Any, force_keyframe: bool = False) -> tuple[list[bytes], int]:
-        if self._context is None:
-            self._context = av.CodecContext.create("libsvtav1", "w")
-            self._context.width, self._context.height = frame.width, frame.height
-            self._context.pix_fmt, self._context.time_base = "yuv420p", Fraction(1, 30)
-            self._context.framerate = Fraction(30, 1)
-            self._context.options = {"preset": "12", "svtav1-params": "pred-struct=1"}
-        timestamp = int(frame.pts)
-        frame.pts, frame.time_base = self._count, Fraction(1, 30)
-        if force_keyframe:
-            frame.pict_type = av.video.frame.PictureType.I
-        self._count += 1
-        payloads: list[bytes] = []
-        for packet in self._context.encode(frame):
-            obus = parse_obus(bytes(packet))
-            payloads += packetize(obus, 1000, "count", keyframe=packet.is_keyframe)
-        return payloads, timestamp
-
-    def pack(self, packet: Any) -> tuple[list[bytes], int]:
-        raise NotImplementedError
+    def packetize(self, data: bytes, keyframe: bool) -> list[bytes]:
+        return packetize(parse_obus(data), 1000, "count", keyframe=keyframe)
 
 
 @pytest.fixture

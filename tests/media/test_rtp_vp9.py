@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import random
 import threading
-from fractions import Fraction
 from typing import Any
 
 import av
 import pytest
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
-from aiortc.codecs.base import Encoder
 from aiortc.exceptions import OperationError
-from av.video.codeccontext import VideoCodecContext
 
 from telerecord.media import bitstream
 from telerecord.media.frames import EncodedFrame
@@ -21,7 +18,7 @@ from telerecord.media.rtp_stream import RtpStream
 from telerecord.media.rtp_vp9 import Vp9PayloadError, superframe, vp9_payload
 
 from .mediagen import Coded, encode_video
-from .sending import use_test_encoder
+from .sending import PyAvEncoder, use_test_encoder
 from .test_tap import PatternTrack, session, wait_until
 
 # --- a test-side packetizer (RFC 9628, non-flexible mode, as Chromium sends) -----------------
@@ -247,33 +244,15 @@ def test_profile_2_keyframe_is_recognised_after_depayloading() -> None:
 # --- negotiation and the tap over real aiortc peers ------------------------------------------
 
 
-class Vp9Encoder(Encoder):
-    """aiortc sender-side encoder: libvpx-vp9 + the packetizer above (tests only)."""
+class Vp9Encoder(PyAvEncoder):
+    """libvpx-vp9 + the packetizer above (tests only)."""
 
-    def __init__(self) -> None:
-        self._context: VideoCodecContext | None = None
-        self._count = 0
+    encoder = "libvpx-vp9"
+    options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}  # noqa: RUF012
 
-    def encode(self, frame: Any, force_keyframe: bool = False) -> tuple[list[bytes], int]:
-        if self._context is None:
-            self._context = av.CodecContext.create("libvpx-vp9", "w")
-            self._context.width, self._context.height = frame.width, frame.height
-            self._context.pix_fmt, self._context.time_base = "yuv420p", Fraction(1, 30)
-            self._context.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
-        timestamp = int(frame.pts)
-        frame.pts, frame.time_base = self._count, Fraction(1, 30)
-        if force_keyframe:
-            frame.pict_type = av.video.frame.PictureType.I
-        self._count += 1
-        payloads: list[bytes] = []
-        for packet in self._context.encode(frame):
-            data = bytes(packet)
-            size = bitstream.frame_size("VP9", data) or (0, 0)
-            payloads += packetize(data, self._count, packet.is_keyframe, size, mtu=1000)
-        return payloads, timestamp
-
-    def pack(self, packet: Any) -> tuple[list[bytes], int]:
-        raise NotImplementedError
+    def packetize(self, data: bytes, keyframe: bool) -> list[bytes]:
+        size = bitstream.frame_size("VP9", data) or (0, 0)
+        return packetize(data, self.count, keyframe, size, mtu=1000)
 
 
 @pytest.fixture

@@ -69,7 +69,8 @@ def _html(body: str, status: int = 200) -> HTMLResponse:
     response = HTMLResponse(body, status_code=status)
     response.headers["Content-Security-Policy"] = CSP
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # Not "no-referrer": with it Chromium sends "Origin: null" on form posts, failing the check.
+    response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
