@@ -14,6 +14,8 @@ from urllib.parse import urlparse
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.consumer import Consumer
 
+from telerecord.clock import utcnow
+
 if TYPE_CHECKING:
     from telerecord.runtime import Runtime
 
@@ -95,6 +97,10 @@ class JobQueue:
             processing.process(runtime, recording_id)
         except processing.PermanentFailure as exc:
             processing.fail(runtime, recording_id, str(exc))
+        except processing.LeaseHeld as held:
+            # Someone else is on it; if they die, their lease runs out and we take over then.
+            wait = (held.until - utcnow()).total_seconds() + 5
+            self.enqueue_processing(recording_id, attempt=attempt, delay=max(wait, 5))
         except Exception as exc:
             if attempt >= MAX_ATTEMPTS:
                 log.exception("recording %s: processing failed for good", recording_id)

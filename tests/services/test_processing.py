@@ -166,3 +166,39 @@ def test_s3_outage_during_upload_loses_nothing(
         for asset in assets:
             head = s3.head_object(Bucket="out", Key=f"p/{asset.key}")
             assert head["ContentLength"] == asset.size_bytes
+
+
+def test_a_duplicate_job_waits_for_the_lease(runtime: Any, stopped: str) -> None:
+    """Two jobs for one recording (a restart's sweep plus the queued job) never run together."""
+    from telerecord.services.processing import LeaseHeld, _claim
+
+    assert _claim(runtime, stopped)  # a first worker holds the lease
+    with pytest.raises(LeaseHeld):
+        processing.process(runtime, stopped)
+    runtime.jobs._run_processing(stopped, 1)  # the job runner puts it back for later
+    (later,) = runtime.jobs.huey.pending()
+    assert later.args == (stopped, 1) and later.eta is not None
+    with runtime.db.session() as session:
+        rec = session.get(Recording, stopped)
+        assert rec is not None and rec.status == "processing"
+        rec.lease_until = None  # the first worker died and its lease ran out
+    processing.process(runtime, stopped)
+    with runtime.db.session() as session:
+        rec = session.get(Recording, stopped)
+        assert rec is not None and rec.status == "complete" and rec.lease_until is None
+
+
+def test_a_failed_attempt_releases_the_lease(
+    runtime: Any, stopped: str, account: tuple[str, str], tmp_path: Path
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with runtime.db.session() as session:
+        acc = session.get(Account, account[0])
+        assert acc is not None
+        acc.storage_url = f"file://{blocker}/storage"
+    with pytest.raises(Exception, match="Not a directory"):
+        processing.process(runtime, stopped)
+    with runtime.db.session() as session:
+        rec = session.get(Recording, stopped)
+        assert rec is not None and rec.lease_until is None and rec.processing_attempts == 1

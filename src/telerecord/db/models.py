@@ -104,6 +104,8 @@ class Recording(Base):
     storage_url: Mapped[str | None] = mapped_column(Text, default=None)
     storage_prefix: Mapped[str | None] = mapped_column(Text, default=None)
     processing_attempts: Mapped[int] = mapped_column(default=0)
+    # Held by the worker processing this recording, so two workers never process it at once.
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Asset(Base):

@@ -11,10 +11,11 @@ import shutil
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import CursorResult, delete, or_, update
 
 from telerecord.clock import isoformat, utcnow
 from telerecord.db.models import Account, Asset, Recording, StorageSpan
@@ -43,6 +44,19 @@ CONTENT_TYPES = {
 
 class PermanentFailure(Exception):
     """Processing cannot succeed by retrying (nothing usable was recorded)."""
+
+
+class LeaseHeld(Exception):
+    """Another worker is processing this recording; look again after ``until``."""
+
+    def __init__(self, recording_id: str, until: datetime) -> None:
+        super().__init__(f"recording {recording_id} is being processed until {until}")
+        self.until = until
+
+
+# Longer than any processing run (a 10-hour recording takes minutes); a worker that died
+# mid-way holds its recording this long before another may take it.
+LEASE = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -89,11 +103,12 @@ SIZE_GROUPS = {"file": "file", "dash": "dash"}  # everything else counts as "thu
 def process(runtime: Runtime, recording_id: str) -> None:
     """Do the whole pipeline for one recording in status ``processing``."""
     settings = runtime.settings
+    if not _claim(runtime, recording_id):
+        log.info("recording %s: nothing to process", recording_id)
+        return
     with runtime.db.session() as session:
         rec = session.get(Recording, recording_id)
-        if rec is None or rec.status != "processing":
-            log.info("recording %s: nothing to process", recording_id)
-            return
+        assert rec is not None
         account = session.get(Account, rec.account_id)
         assert account is not None
         storage = stores.for_account(settings, account)
@@ -105,6 +120,7 @@ def process(runtime: Runtime, recording_id: str) -> None:
     work = settings.work_dir / recording_id
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    done = False
     try:
         try:
             joined = join_pieces(spool, work / "file")
@@ -113,11 +129,15 @@ def process(runtime: Runtime, recording_id: str) -> None:
         except MediaError as exc:
             raise PermanentFailure(f"no usable media: {exc}") from exc
         stored = _run_steps(settings, src, work, storage, prefix)
-        if not _commit(runtime, recording_id, info, stored, storage_url, prefix, retention_days):
+        done = _commit(runtime, recording_id, info, stored, storage_url, prefix, retention_days)
+        if not done:
+            # Deleted while we worked: what we stored has no row left to find it by.
             storage.delete_prefix(prefix + "/")
             return
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        if not done:
+            _release(runtime, recording_id)
     shutil.rmtree(spool, ignore_errors=True)
     log.info("recording %s: complete (%d assets)", recording_id, len(stored))
 
@@ -140,6 +160,38 @@ def _run_steps(
         for step in STEPS.values():
             pending += [pool.submit(store, output) for output in step(settings, src, work)]
         return [future.result() for future in pending]
+
+
+def _claim(runtime: Runtime, recording_id: str) -> bool:
+    """Take the recording's lease; False if there is nothing to process.
+
+    Raises LeaseHeld while another worker holds it, so that duplicate jobs (a restart's
+    sweep, a broker redelivery) never run side by side on the same files.
+    """
+    now = utcnow()
+    with runtime.db.session() as session:
+        result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+            update(Recording)
+            .where(
+                Recording.id == recording_id,
+                Recording.status == "processing",
+                or_(Recording.lease_until.is_(None), Recording.lease_until < now),
+            )
+            .values(lease_until=now + LEASE, processing_attempts=Recording.processing_attempts + 1)
+        )
+        if result.rowcount:
+            return True
+        rec = session.get(Recording, recording_id)
+        if rec is None or rec.status != "processing" or rec.lease_until is None:
+            return False
+        raise LeaseHeld(recording_id, rec.lease_until)
+
+
+def _release(runtime: Runtime, recording_id: str) -> None:
+    with runtime.db.session() as session:
+        session.execute(
+            update(Recording).where(Recording.id == recording_id).values(lease_until=None)
+        )
 
 
 def _commit(
@@ -175,6 +227,7 @@ def _commit(
             )
             sizes[SIZE_GROUPS.get(output.type, "thumbnails")] += size
         rec.status = "complete"
+        rec.lease_until = None
         rec.format = info.format
         rec.duration = round(info.duration, 3)
         rec.tracks = info.tracks

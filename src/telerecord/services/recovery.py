@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from telerecord.db.models import Recording
 from telerecord.runtime import Runtime
@@ -27,6 +27,11 @@ def recover(runtime: Runtime) -> list[str]:
             log.warning("recording %s: interrupted by a crash; recovering from spool", rec.id)
             recordings.mark_stopped(session, rec.id, recovered=True)
         stuck = session.scalars(select(Recording.id).where(Recording.status == "processing")).all()
+        if runtime.jobs.is_embedded:
+            # Jobs run only inside this process, which just started: no lease is still held.
+            session.execute(
+                update(Recording).where(Recording.status == "processing").values(lease_until=None)
+            )
     for recording_id in stuck:
         runtime.jobs.enqueue_processing(recording_id)
     return list(stuck)
