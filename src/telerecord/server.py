@@ -21,6 +21,7 @@ from telerecord.api import (
     whip,
 )
 from telerecord.api.problems import install as install_problems
+from telerecord.dashboard import routes as dashboard
 from telerecord.db.engine import Database
 from telerecord.db.migrate import upgrade
 from telerecord.ingest.manager import IngestManager
@@ -88,4 +89,5 @@ def build_app(runtime: Runtime) -> FastAPI:
         media_files,
     ):
         app.include_router(module.router)
+    app.include_router(dashboard.router)
     return app

@@ -7,10 +7,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from telerecord.api.deps import AccountId, RuntimeDep
-from telerecord.api.pagination import paginate
 from telerecord.api.schemas import RecordingList, RecordingOut
 from telerecord.db.models import Recording
 from telerecord.services import recordings
+from telerecord.services.pagination import paginate
 
 router = APIRouter(prefix="/v1/recordings", tags=["recordings"])
 

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from telerecord.api.deps import AccountId, RuntimeDep
-from telerecord.api.pagination import paginate
 from telerecord.api.schemas import ApiSecretCreate, ApiSecretCreated, ApiSecretList
 from telerecord.clock import isoformat
 from telerecord.db.models import ApiSecret
 from telerecord.services import accounts
+from telerecord.services.pagination import paginate
 
 router = APIRouter(prefix="/v1/api-secrets", tags=["api secrets"])
 

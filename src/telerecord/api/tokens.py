@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from telerecord.api.deps import AccountId, RuntimeDep
-from telerecord.api.pagination import paginate
 from telerecord.api.schemas import (
     PublishTokenCreate,
     PublishTokenList,
@@ -19,6 +18,7 @@ from telerecord.db.models import PublishToken
 from telerecord.errors import Conflict
 from telerecord.runtime import Runtime
 from telerecord.services import tokens
+from telerecord.services.pagination import paginate
 
 router = APIRouter(prefix="/v1/publish-tokens", tags=["publish tokens"])
 

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from telerecord.api.deps import AccountId, RuntimeDep
-from telerecord.api.pagination import paginate
 from telerecord.api.webhook_schemas import (
     DeliveryList,
     WebhookCreate,
@@ -21,6 +20,7 @@ from telerecord.clock import isoformat
 from telerecord.db.models import Delivery, Webhook
 from telerecord.runtime import Runtime
 from telerecord.services import webhooks
+from telerecord.services.pagination import paginate
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 

@@ -10,22 +10,29 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from telerecord.api.deps import RuntimeDep
-from telerecord.api.pagination import paginate
 from telerecord.dashboard import pages, session
 from telerecord.db.models import Recording
 from telerecord.errors import BadRequest, Forbidden, PayloadTooLarge, TelerecordError, Unauthorized
 from telerecord.runtime import Runtime
 from telerecord.services import deletion, media, recordings
+from telerecord.services.pagination import paginate
 
 log = logging.getLogger(__name__)
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(_runtime)]
 
 router = APIRouter(include_in_schema=False)
 
