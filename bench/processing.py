@@ -167,6 +167,9 @@ def _repeat_clip(clip: Path, piece: Path, repeats: int) -> None:
 
 
 def _timed(fn: Callable[[], object]) -> float:
+    # Start every measurement with no dirty pages left by the previous one: otherwise a step
+    # that writes a lot is throttled by the kernel for what an earlier step wrote.
+    os.sync()
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start

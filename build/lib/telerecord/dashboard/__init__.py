@@ -1,0 +1,1 @@
+"""The web dashboard: server-rendered pages to list, preview, download and delete recordings."""
